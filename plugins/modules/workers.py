@@ -1,0 +1,282 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, asgi.uvicorn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: workers
+short_description: Check that the expected number of Uvicorn worker processes is running
+version_added: 0.1.0
+description:
+  - Finds the main process of a systemd service (or a given PID or pidfile) and lists the Uvicorn worker
+    processes under it by reading C(/proc).
+  - Uvicorn started with C(--workers N) (N > 1), directly or through C(fastapi run), runs a supervisor whose
+    children are N workers started by Python's C(multiprocessing) "spawn" method, plus one
+    C(multiprocessing.resource_tracker) helper. Only the workers are counted; the resource tracker,
+    zombies, processes that started before the supervisor (PID reuse) and unrelated children are ignored.
+  - Uvicorn started without C(--workers) or with C(--workers 1) has no supervisor; its main process is then
+    reported as the one worker.
+  - With O(expected), waits up to O(timeout) seconds until exactly that many workers run and the same set
+    of processes has stayed up for a short settle period (about half a second), then fails with a message
+    that names the unit, its main PID and the worker PIDs found.
+  - Without O(expected) the module only reports what it finds.
+  - The module never changes anything.
+author:
+  - asgi.uvicorn maintainers (@asgi-uvicorn)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
+    support: none
+options:
+  unit:
+    description:
+      - Name of the systemd unit that runs Uvicorn.
+      - C(.service) is appended when the name has no unit suffix.
+      - The main process is read from the unit's C(MainPID) with C(systemctl show).
+      - While waiting, a unit that is not active or has no main process yet (for example, while it
+        restarts) is polled again until O(timeout) runs out.
+      - Exactly one of O(unit), O(pid) and O(pidfile) is required.
+    type: str
+  pid:
+    description:
+      - PID of the Uvicorn main process, for Uvicorn not run by systemd.
+      - Exactly one of O(unit), O(pid) and O(pidfile) is required.
+    type: int
+  pidfile:
+    description:
+      - Path of a file that holds the PID of the Uvicorn main process.
+      - Read again on every poll, so a restarted service is followed.
+      - Exactly one of O(unit), O(pid) and O(pidfile) is required.
+    type: path
+  expected:
+    description:
+      - Number of Uvicorn workers that must be running, at least V(1).
+      - When omitted, the module reports the workers it finds and does not fail on their number.
+    type: int
+  timeout:
+    description:
+      - Seconds to wait for O(expected) workers to be running and stable.
+      - V(0) checks once without waiting.
+    type: float
+    default: 30.0
+notes:
+  - Linux only, as it reads C(/proc).
+  - Run with privileges (C(become)) when the service runs as another user; otherwise its environment
+    (C(WEB_CONCURRENCY)) cannot be read and a Uvicorn started without C(--workers) is judged by its children.
+  - Uvicorn started programmatically (calling C(uvicorn.run) inside a script) is recognised when it runs several
+    workers; a single-process one is not, and reports no workers.
+seealso:
+  - name: Uvicorn deployment
+    description: Running Uvicorn with several worker processes.
+    link: https://www.uvicorn.org/deployment/
+"""
+
+EXAMPLES = r"""
+- name: Wait until the app runs 4 Uvicorn workers
+  asgi.uvicorn.workers:
+    unit: myapp
+    expected: 4
+    timeout: 60
+
+- name: Report the workers of a service without failing on their number
+  asgi.uvicorn.workers:
+    unit: myapp.service
+  register: myapp_workers
+
+- name: Show the worker PIDs
+  ansible.builtin.debug:
+    msg: "{{ myapp_workers.worker_count }} workers: {{ myapp_workers.worker_pids | join(', ') }}"
+
+- name: Check once, without waiting, a Uvicorn started outside systemd
+  asgi.uvicorn.workers:
+    pidfile: /run/myapp/uvicorn.pid
+    expected: 2
+    timeout: 0
+"""
+
+RETURN = r"""
+main_pid:
+  description:
+    - PID of the main process (the Uvicorn supervisor, or the single Uvicorn process).
+    - V(0) when no main process was found.
+  returned: always
+  type: int
+  sample: 1234
+worker_pids:
+  description: PIDs of the Uvicorn workers, sorted.
+  returned: always
+  type: list
+  elements: int
+  sample: [1301, 1302, 1305, 1306]
+worker_count:
+  description: Number of Uvicorn workers found.
+  returned: always
+  type: int
+  sample: 4
+expected:
+  description: The value of O(expected).
+  returned: always
+  type: int
+  sample: 4
+workers:
+  description: One entry per Uvicorn worker, sorted by PID.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    pid:
+      description: PID of the worker.
+      type: int
+      returned: always
+      sample: 1301
+    rss_bytes:
+      description: Resident memory of the worker in bytes, or V(null) if it could not be read.
+      type: int
+      returned: always
+      sample: 52428800
+    started_at:
+      description: When the worker started, ISO-8601 in UTC (precise to about a second).
+      type: str
+      returned: always
+      sample: "2025-01-31T12:00:05Z"
+    cmdline:
+      description: Command line of the worker, arguments joined by spaces.
+      type: str
+      returned: always
+      sample: "/srv/myapp/venv/bin/python3 -c from multiprocessing.spawn import spawn_main;
+        spawn_main(tracker_fd=5, pipe_handle=7) --multiprocessing-fork"
+unit:
+  description: The systemd unit checked, with its suffix, or V(null) when O(pid) or O(pidfile) was used.
+  returned: always
+  type: str
+  sample: myapp.service
+active_state:
+  description: C(ActiveState) of the unit at the last check, or V(null) without O(unit).
+  returned: always
+  type: str
+  sample: active
+sub_state:
+  description: C(SubState) of the unit at the last check, or V(null) without O(unit).
+  returned: always
+  type: str
+  sample: running
+waited:
+  description: Seconds spent waiting, rounded to hundredths.
+  returned: always
+  type: float
+  sample: 0.51
+"""
+
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_proc import (
+    Fatal,
+    NotReady,
+    check_unit_state,
+    describe_target,
+    failure_message,
+    find_workers,
+    normalize_unit,
+    parse_systemctl_show,
+    read_pidfile,
+    wait_for_workers,
+)
+
+# Module-level so unit tests can point them at fabricated trees / speed them up.
+PROC_ROOT = "/proc"
+SETTLE_SECONDS = 0.5
+POLL_INTERVAL = 0.25
+SHOW_PROPERTIES = "MainPID,ActiveState,SubState,LoadState"
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            unit=dict(type="str"),
+            pid=dict(type="int"),
+            pidfile=dict(type="path"),
+            expected=dict(type="int"),
+            timeout=dict(type="float", default=30.0),
+        ),
+        mutually_exclusive=[("unit", "pid", "pidfile")],
+        required_one_of=[("unit", "pid", "pidfile")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    expected: int | None = params["expected"]
+    timeout: float = params["timeout"]
+    unit: str | None = normalize_unit(params["unit"]) if params["unit"] else None
+
+    if expected is not None and expected < 1:
+        module.fail_json(msg="expected must be at least 1, got %d" % expected)
+    if timeout < 0:
+        module.fail_json(msg="timeout must be 0 (check once) or more seconds, got %s" % timeout)
+    if params["pid"] is not None and params["pid"] < 1:
+        module.fail_json(msg="pid must be a positive integer, got %d" % params["pid"])
+
+    if unit:
+        kind, name = "unit", unit
+        systemctl = module.get_bin_path("systemctl", required=True)
+    elif params["pidfile"]:
+        kind, name = "pidfile", params["pidfile"]
+    else:
+        kind, name = "pid", params["pid"]
+
+    # Unit state of the most recent poll, kept for the result even on failure.
+    unit_state: dict[str, t.Any] = {"active_state": None, "sub_state": None, "main_pid": 0}
+
+    def read() -> dict[str, t.Any]:
+        if unit:
+            rc, out, err = module.run_command([systemctl, "show", "--property=" + SHOW_PROPERTIES, "--", unit])
+            if rc != 0:
+                raise Fatal("systemctl show failed (rc=%d): %s" % (rc, (err or out).strip()))
+            props = parse_systemctl_show(out)
+            unit_state.update(active_state=props.get("ActiveState"), sub_state=props.get("SubState"), main_pid=0)
+            main_pid = check_unit_state(props)
+        elif params["pidfile"]:
+            main_pid = read_pidfile(params["pidfile"])
+        else:
+            main_pid = params["pid"]
+        unit_state["main_pid"] = main_pid
+        try:
+            return find_workers(PROC_ROOT, main_pid)
+        except NotReady as e:
+            if kind == "pid":
+                # A fixed PID that is gone will not come back: no point waiting.
+                raise Fatal(str(e), e.info)
+            raise
+
+    result: dict[str, t.Any] = dict(
+        changed=False, unit=unit, expected=expected, main_pid=0, worker_pids=[], worker_count=0,
+        workers=[], active_state=None, sub_state=None, waited=0.0,
+    )
+
+    try:
+        ok, snap, error, waited = wait_for_workers(
+            read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)
+    except Fatal as e:
+        result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
+                      main_pid=unit_state["main_pid"])
+        module.fail_json(msg="%s: %s" % (describe_target(kind, name), e), **result)
+
+    result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
+                  main_pid=unit_state["main_pid"], waited=round(waited, 2))
+    if snap is not None:
+        result.update(main_pid=snap["main_pid"], worker_pids=snap["worker_pids"],
+                      worker_count=snap["worker_count"], workers=snap["workers"])
+    if not ok:
+        # Without expected this only happens when there was no main process to report on.
+        module.fail_json(msg=failure_message(kind, name, expected or 0, snap, error, waited, timeout), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

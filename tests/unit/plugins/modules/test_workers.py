@@ -1,0 +1,206 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.asgi.uvicorn.plugins.modules import workers
+
+
+class ExitJson(Exception):
+    pass
+
+
+class FailJson(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def module_args(args):
+    """Feed module args to AnsibleModule (ansible-core >= 2.19 and older)."""
+    try:
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:  # ansible-core < 2.19
+        patch_module_args = None
+    if patch_module_args is not None:
+        with patch_module_args(args):
+            yield
+        return
+    from ansible.module_utils.common.text.converters import to_bytes
+    old = basic._ANSIBLE_ARGS
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    try:
+        yield
+    finally:
+        basic._ANSIBLE_ARGS = old
+
+
+@pytest.fixture
+def run(monkeypatch, fake_proc):
+    """Run workers.main() against the fake /proc and a scripted ``systemctl show``."""
+    calls = []
+    show = {"out": "MainPID=1234\nActiveState=active\nSubState=running\nLoadState=loaded\n", "rc": 0, "err": ""}
+
+    def exit_json(self, **kwargs):
+        raise ExitJson(kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        kwargs["msg"] = msg
+        raise FailJson(kwargs)
+
+    def run_command(self, cmd, *args, **kwargs):
+        calls.append(cmd)
+        out = show["out"]() if callable(show["out"]) else show["out"]
+        return show["rc"], out, show["err"]
+
+    monkeypatch.setattr(AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
+    monkeypatch.setattr(workers, "PROC_ROOT", str(fake_proc.root))
+    monkeypatch.setattr(workers, "SETTLE_SECONDS", 0.02)
+    monkeypatch.setattr(workers, "POLL_INTERVAL", 0.005)
+
+    def _run(args, expect=ExitJson):
+        with module_args(args):
+            with pytest.raises((ExitJson, FailJson)) as e:
+                workers.main()
+        assert isinstance(e.value, expect), e.value.args[0]
+        return e.value.args[0]
+
+    _run.calls = calls
+    _run.show = show
+    return _run
+
+
+def test_reports_workers_of_unit(run, uvicorn_tree, argvs):
+    result = run({"unit": "app"})
+    assert run.calls == [["/usr/bin/systemctl", "show", "--property=MainPID,ActiveState,SubState,LoadState",
+                          "--", "app.service"]]
+    assert result["changed"] is False
+    assert result["unit"] == "app.service"
+    assert result["main_pid"] == 1234
+    assert result["worker_pids"] == [1301, 1302, 1305]
+    assert result["worker_count"] == 3
+    assert result["expected"] is None
+    assert result["active_state"] == "active" and result["sub_state"] == "running"
+    assert result["waited"] == 0
+    assert result["workers"][1] == {"pid": 1302, "rss_bytes": 51200 * 1024, "cmdline": " ".join(argvs.spawn(8)),
+                                    "started_at": result["workers"][1]["started_at"]}
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", result["workers"][1]["started_at"])
+
+
+def test_expected_matches_in_check_mode(run, uvicorn_tree):
+    result = run({"unit": "app.service", "expected": 3, "timeout": 5, "_ansible_check_mode": True})
+    assert result["changed"] is False
+    assert result["worker_count"] == 3 and result["expected"] == 3
+    assert 0.02 <= result["waited"] < 5  # waited for the settle period, not the timeout
+
+
+def test_expected_mismatch_message(run, uvicorn_tree):
+    result = run({"unit": "app", "expected": 4, "timeout": 0.05}, expect=FailJson)
+    assert re.fullmatch(
+        r"unit app\.service \(MainPID 1234\): expected 4 Uvicorn workers, found 3: \[1301, 1302, 1305\] "
+        r"after waiting 0\.\d s", result["msg"]), result["msg"]
+    # The return fields come with the failure too.
+    assert result["worker_pids"] == [1301, 1302, 1305]
+    assert result["worker_count"] == 3 and result["expected"] == 4 and result["main_pid"] == 1234
+    assert result["active_state"] == "active"
+    assert result["waited"] >= 0.05
+
+
+def test_expected_mismatch_timeout_zero(run, uvicorn_tree):
+    result = run({"unit": "app", "expected": 2, "timeout": 0}, expect=FailJson)
+    assert result["msg"] == ("unit app.service (MainPID 1234): expected 2 Uvicorn workers, found 3: "
+                             "[1301, 1302, 1305] (checked once, timeout 0)")
+    assert len(run.calls) == 1
+
+
+def test_missing_unit_fails_at_once(run, fake_proc):
+    run.show["out"] = "MainPID=0\nActiveState=inactive\nSubState=dead\nLoadState=not-found\n"
+    result = run({"unit": "nope", "expected": 2, "timeout": 30}, expect=FailJson)
+    assert result["msg"] == "unit nope.service: does not exist (LoadState=not-found)"
+    assert result["waited"] == 0 and len(run.calls) == 1
+    assert result["worker_pids"] == [] and result["main_pid"] == 0
+    assert result["active_state"] == "inactive"
+
+
+def test_failed_unit_is_polled_until_timeout(run, fake_proc):
+    run.show["out"] = "MainPID=0\nActiveState=failed\nSubState=failed\nLoadState=loaded\n"
+    result = run({"unit": "app", "expected": 2, "timeout": 0.05}, expect=FailJson)
+    assert result["msg"].startswith(
+        "unit app.service: is not running (ActiveState=failed, SubState=failed, MainPID 0) after waiting 0.")
+    assert result["msg"].endswith("; see journalctl -u app.service")
+    assert len(run.calls) > 1
+    assert result["sub_state"] == "failed"
+
+
+def test_restarting_unit_comes_back(run, uvicorn_tree):
+    states = iter(["MainPID=0\nActiveState=activating\nSubState=auto-restart\nLoadState=loaded\n"] * 3)
+    up = "MainPID=1234\nActiveState=active\nSubState=running\nLoadState=loaded\n"
+    run.show["out"] = lambda: next(states, up)
+    result = run({"unit": "app", "expected": 3, "timeout": 5})
+    assert result["worker_count"] == 3 and result["active_state"] == "active"
+    assert len(run.calls) >= 4
+
+
+def test_systemctl_error_is_reported(run, fake_proc):
+    run.show.update(rc=1, out="", err="System has not been booted with systemd as init system (PID 1).\n")
+    result = run({"unit": "app"}, expect=FailJson)
+    assert result["msg"] == ("unit app.service: systemctl show failed (rc=1): "
+                             "System has not been booted with systemd as init system (PID 1).")
+
+
+def test_pid_option(run, uvicorn_tree):
+    result = run({"pid": 1234, "expected": 3})
+    assert result["worker_pids"] == [1301, 1302, 1305]
+    assert result["unit"] is None and result["active_state"] is None
+    assert run.calls == []
+
+
+def test_pid_gone_fails_without_waiting(run, fake_proc):
+    result = run({"pid": 4321, "expected": 3, "timeout": 30}, expect=FailJson)
+    assert result["msg"] == "PID 4321: process 4321 is not running"
+    assert result["main_pid"] == 4321
+
+
+def test_pidfile_option(run, uvicorn_tree, tmp_path):
+    pidfile = tmp_path / "app.pid"
+    pidfile.write_text("1234\n")
+    result = run({"pidfile": str(pidfile), "expected": 2, "timeout": 0}, expect=FailJson)
+    assert result["msg"].startswith("pidfile %s (PID 1234): expected 2 Uvicorn workers, found 3" % pidfile)
+    result = run({"pidfile": str(tmp_path / "missing.pid"), "timeout": 0}, expect=FailJson)
+    assert result["msg"] == "pidfile %s: does not exist (checked once, timeout 0)" % (tmp_path / "missing.pid")
+
+
+@pytest.mark.parametrize("args, message", [
+    ({}, "one of the following is required: unit, pid, pidfile"),
+    ({"unit": "app", "pid": 1}, "parameters are mutually exclusive: unit|pid|pidfile"),
+    ({"unit": "app", "expected": 0}, "expected must be at least 1, got 0"),
+    ({"unit": "app", "timeout": -1}, "timeout must be 0 (check once) or more seconds, got -1.0"),
+    ({"pid": 0}, "pid must be a positive integer, got 0"),
+])
+def test_argument_validation(run, args, message):
+    result = run(args, expect=FailJson)
+    assert result["msg"] == message
+    assert run.calls == []
+
+
+def test_documentation_matches_argument_spec():
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load(workers.DOCUMENTATION)
+    assert doc["module"] == "workers"
+    assert set(doc["options"]) == {"unit", "pid", "pidfile", "expected", "timeout"}
+    assert doc["options"]["timeout"]["default"] == 30.0
+    ret = yaml.safe_load(workers.RETURN)
+    assert set(ret) == {"main_pid", "worker_pids", "worker_count", "expected", "workers", "unit",
+                        "active_state", "sub_state", "waited"}
+    yaml.safe_load(workers.EXAMPLES)
