@@ -1,0 +1,40 @@
+"""Sample FastAPI app used by `make demo` and the molecule scenarios."""
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request, WebSocket
+
+# A release's code version: changing this file is a code-only change.
+VERSION = (Path(__file__).parent / "VERSION").read_text().strip()
+
+app = FastAPI(title="asgi.uvicorn sample")
+
+
+@app.get("/")
+def index(request: Request) -> dict:
+    return {
+        "app": "asgi.uvicorn sample",
+        "version": VERSION,
+        "pid": os.getpid(),
+        # What Uvicorn made of nginx's X-Forwarded-* headers.
+        "scheme": request.url.scheme,
+        "client": request.client.host if request.client else None,
+    }
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok", "version": VERSION}
+
+
+@app.get("/pid")
+def pid() -> dict:
+    """The PID of the worker that served this request."""
+    return {"pid": os.getpid()}
+
+
+@app.websocket("/ws")
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async for message in websocket.iter_text():
+        await websocket.send_text(f"{os.getpid()}:{message}")
