@@ -1,0 +1,43 @@
+"""Bad input fails before the first change to the host, with a message naming the variable.
+
+Each case deploys an app called `badinput` next to the working one: afterwards nothing of
+`badinput` may exist on the host, and the working app's unit and site must be untouched.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_deploy
+
+CASES = [
+    ({"workers": 0}, "service_workers"),
+    ({"workers": -1}, "service_workers"),
+    ({"workers": "abc"}, "service_workers"),
+    ({"workers": 65}, "service_workers"),
+    ({"server_name": "bad name.example.com"}, "proxy_server_name"),
+    ({"server_name": "example.com;evil"}, "proxy_server_name"),
+    ({"proxy_tls_mode": "provided", "proxy_tls_cert_file": "/nonexistent/cert.pem",
+      "proxy_tls_key_file": "/nonexistent/key.pem"}, "proxy_tls_cert_file"),
+    ({"app_module": "main.app"}, "service_app"),
+]
+
+
+def snapshot(host, app_name: str) -> dict:
+    files = [f"/etc/systemd/system/{app_name}.service", f"/etc/nginx/sites-available/{app_name}.conf",
+             f"/etc/{app_name}/env"]
+    return {f: host.file(f).sha256sum for f in files}
+
+
+@pytest.mark.parametrize(("extra", "variable"), CASES, ids=[str(c[0]) for c in CASES])
+def test_bad_input_changes_nothing(host, app_name, extra, variable):
+    before = snapshot(host, app_name)
+    proc = run_deploy({"app_name": "badinput", **extra})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-2000:]
+    assert variable in output, output[-2000:]
+    assert "changed=0" in output, output[-2000:]
+    for path in ("/etc/systemd/system/badinput.service", "/etc/nginx/sites-available/badinput.conf",
+                 "/srv/badinput", "/etc/badinput"):
+        assert not host.file(path).exists, path
+    assert not host.user("badinput").exists
+    assert snapshot(host, app_name) == before

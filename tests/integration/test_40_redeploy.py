@@ -1,0 +1,49 @@
+"""Re-deploys: a code-only change reloads (new workers, same parent); workers=2 restarts with 2."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+from conftest import PROJECT, run_deploy, run_workers_module
+
+
+def wait_for_version(https, version: str, seconds: float = 30) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        status, _, body = https("/")
+        if status == 200 and json.loads(body)["version"] == version:
+            return json.loads(body)
+        assert time.monotonic() < deadline, f"still serving {body} after {seconds} s"
+        time.sleep(0.5)
+
+
+def test_code_only_change_reloads(host, app_name, https, tmp_path):
+    failed, before = run_workers_module({"unit": app_name, "expected": 4, "timeout": 30})
+    assert not failed, before.get("msg")
+    source = tmp_path / "app"
+    shutil.copytree(PROJECT / "tests" / "sample_app", source)
+    (source / "VERSION").write_text("2\n")
+    proc = run_deploy({"app_source": str(source)})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Reload the Uvicorn service" in proc.stdout
+    assert "Restart the Uvicorn service" not in proc.stdout.replace(
+        "RUNNING HANDLER [asgi.uvicorn.service : Restart", "")
+    wait_for_version(https, "2")
+    failed, after = run_workers_module({"unit": app_name, "expected": 4, "timeout": 60})
+    assert not failed, after.get("msg")
+    assert after["main_pid"] == before["main_pid"], "a code-only change must not restart the parent"
+    assert not set(after["worker_pids"]) & set(before["worker_pids"]), "every worker is replaced"
+
+
+def test_redeploy_with_two_workers(host, app_name, https):
+    proc = run_deploy({"workers": 2})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    failed, result = run_workers_module({"unit": app_name, "expected": 2, "timeout": 30})
+    assert not failed, result.get("msg")
+    main_pid = result["main_pid"]
+    children = host.check_output(f"ps -o pid=,args= --ppid {main_pid}").splitlines()
+    workers = sorted(int(line.split()[0]) for line in children if "resource_tracker" not in line)
+    assert workers == result["worker_pids"] and len(workers) == 2
+    assert "--workers 2" in host.file(f"/etc/systemd/system/{app_name}.service").content_string
+    assert https("/health")[0] == 200
