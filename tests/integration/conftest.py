@@ -45,6 +45,13 @@ def run_workers_module(args: dict) -> tuple[bool, dict]:
     return bool(result.get("failed")), result
 
 
+def ps_children(host, main_pid: int) -> tuple[list[int], list[str]]:
+    """ps's view of the Uvicorn parent: (worker PIDs, resource tracker lines)."""
+    children = host.check_output(f"ps -o pid=,args= --ppid {main_pid}").splitlines()
+    workers = sorted(int(line.split()[0]) for line in children if "resource_tracker" not in line)
+    return workers, [line for line in children if "resource_tracker" in line]
+
+
 @pytest.fixture(scope="module")
 def app_name(host) -> str:
     return host.ansible.get_variables().get("app_name", "app")

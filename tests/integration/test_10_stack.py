@@ -5,10 +5,9 @@ import json
 import re
 import socket
 import ssl
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import run_workers_module
+from conftest import ps_children, run_workers_module
 
 
 def test_service_enabled_and_active(host, app_name):
@@ -22,11 +21,8 @@ def test_parent_plus_four_workers_match_ps(host, app_name):
     assert not failed, result.get("msg")
     main_pid = int(host.check_output(f"systemctl show -p MainPID --value {app_name}"))
     assert result["main_pid"] == main_pid
-    # ps's view: the parent's children, less the multiprocessing resource tracker.
-    children = host.check_output(f"ps -o pid=,args= --ppid {main_pid}").splitlines()
-    workers = sorted(int(line.split()[0]) for line in children if "resource_tracker" not in line)
-    trackers = [line for line in children if "resource_tracker" in line]
-    assert len(trackers) == 1, children
+    workers, trackers = ps_children(host, main_pid)
+    assert len(trackers) == 1, trackers
     assert result["worker_pids"] == workers
     assert result["worker_count"] == 4 == len(result["workers"])
 

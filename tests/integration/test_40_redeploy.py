@@ -5,7 +5,7 @@ import json
 import shutil
 import time
 
-from conftest import PROJECT, run_deploy, run_workers_module
+from conftest import PROJECT, ps_children, run_deploy, run_workers_module
 
 
 def wait_for_version(https, version: str, seconds: float = 30) -> dict:
@@ -41,9 +41,7 @@ def test_redeploy_with_two_workers(host, app_name, https):
     assert proc.returncode == 0, proc.stdout[-3000:]
     failed, result = run_workers_module({"unit": app_name, "expected": 2, "timeout": 30})
     assert not failed, result.get("msg")
-    main_pid = result["main_pid"]
-    children = host.check_output(f"ps -o pid=,args= --ppid {main_pid}").splitlines()
-    workers = sorted(int(line.split()[0]) for line in children if "resource_tracker" not in line)
+    workers, _ = ps_children(host, result["main_pid"])
     assert workers == result["worker_pids"] and len(workers) == 2
     assert "--workers 2" in host.file(f"/etc/systemd/system/{app_name}.service").content_string
     assert https("/health")[0] == 200
