@@ -102,6 +102,11 @@ def parse_btime(stat_text: str) -> int:
     raise ValueError("no btime line in /proc/stat")
 
 
+def parse_uptime(uptime_text: str) -> float:
+    """Return the seconds since boot from /proc/uptime (first field)."""
+    return float(uptime_text.split()[0])
+
+
 def parse_environ(raw: bytes) -> dict[str, str]:
     env = {}
     for item in raw.split(b"\0"):
@@ -130,11 +135,19 @@ def normalize_unit(name: str) -> str:
     return name + ".service"
 
 
-def started_at_iso(starttime_ticks: int, btime: int, clk_tck: int) -> str:
-    """Convert a starttime in clock ticks since boot to ISO-8601 UTC."""
-    epoch = btime + starttime_ticks / float(clk_tck)
+def started_epoch(starttime_ticks: int, boot_time: float, clk_tck: int) -> float:
+    """Convert a starttime in clock ticks since boot to epoch seconds."""
+    return boot_time + starttime_ticks / float(clk_tck)
+
+
+def iso_utc(epoch: float) -> str:
     stamp = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def started_at_iso(starttime_ticks: int, btime: float, clk_tck: int) -> str:
+    """Convert a starttime in clock ticks since boot to ISO-8601 UTC."""
+    return iso_utc(started_epoch(starttime_ticks, btime, clk_tck))
 
 
 # ------------------------------------------------------ classifying argv ---
@@ -215,6 +228,19 @@ def read_btime(proc_root: str = "/proc") -> int:
         return parse_btime(f.read())
 
 
+def read_boot_time(proc_root: str = "/proc", now: t.Callable[[], float] = time.time) -> float:
+    """Boot time in epoch seconds, to about 10 ms.
+
+    /proc/stat's btime is whole seconds, too coarse to tell whether a worker
+    started before or after an event a second ago; now - uptime is not.
+    """
+    try:
+        with open(os.path.join(proc_root, "uptime")) as f:
+            return now() - parse_uptime(f.read())
+    except (OSError, ValueError, IndexError):
+        return float(read_btime(proc_root))
+
+
 def read_process(proc_root: str, pid: int) -> dict[str, t.Any] | None:
     """Read stat, cmdline and VmRSS of one process; None if it vanished."""
     base = os.path.join(proc_root, str(pid))
@@ -276,11 +302,13 @@ def children_of(proc_root: str, parent: dict[str, t.Any]) -> list[dict[str, t.An
     return found
 
 
-def _worker_entry(proc: dict[str, t.Any], btime: int, clk_tck: int) -> dict[str, t.Any]:
+def _worker_entry(proc: dict[str, t.Any], boot_time: float, clk_tck: int) -> dict[str, t.Any]:
+    epoch = started_epoch(proc["starttime"], boot_time, clk_tck)
     return {
         "pid": proc["pid"],
         "rss_bytes": proc["rss_bytes"],
-        "started_at": started_at_iso(proc["starttime"], btime, clk_tck),
+        "started_at": iso_utc(epoch),
+        "started_epoch": round(epoch, 2),
         "cmdline": " ".join(proc["argv"]),
     }
 
@@ -298,7 +326,7 @@ def find_workers(proc_root: str, main_pid: int, clk_tck: int | None = None) -> d
     parent = read_process(proc_root, main_pid)
     if parent is None or parent["state"] in _GONE_STATES:
         raise NotReady("process %d is not running" % main_pid, {"main_pid": main_pid})
-    btime = read_btime(proc_root)
+    boot_time = read_boot_time(proc_root)
 
     children = children_of(proc_root, parent)
     spawned = [c for c in children if is_spawn_worker(c["argv"])]
@@ -311,10 +339,11 @@ def find_workers(proc_root: str, main_pid: int, clk_tck: int | None = None) -> d
         "main_pid": main_pid,
         "worker_pids": [p["pid"] for p in workers],
         "worker_count": len(workers),
-        "workers": [_worker_entry(p, btime, clk_tck) for p in workers],
+        "workers": [_worker_entry(p, boot_time, clk_tck) for p in workers],
         "key": tuple((p["pid"], p["starttime"]) for p in workers),
         "main_cmdline": " ".join(parent["argv"]),
         "main_is_uvicorn": _is_uvicorn_command(parent["argv"]) is not None,
+        "supervised": not single,
     }
 
 
@@ -381,6 +410,7 @@ def wait_for_workers(
     interval: float = 0.25,
     clock: t.Callable[[], float] = time.monotonic,
     sleep: t.Callable[[float], None] = time.sleep,
+    started_after: float | None = None,
 ) -> tuple[bool, dict[str, t.Any] | None, NotReady | None, float]:
     """Poll ``read`` until the expected number of workers is there and stable.
 
@@ -388,7 +418,9 @@ def wait_for_workers(
     raises NotReady (retried) / Fatal (propagates).  Success needs the same
     worker set (pids and start times) for ``settle`` seconds, so a worker that
     crash-loops is not mistaken for a healthy one; with ``timeout`` 0 one read
-    decides.  Without ``expected`` the first good read is returned.
+    decides.  Without ``expected`` the first good read is returned.  With
+    ``started_after`` (epoch seconds) every worker must also have started
+    after that moment, e.g. after a new release went live.
 
     Returns ``(ok, last_snapshot, last_not_ready_error, waited_seconds)``.
     """
@@ -410,13 +442,62 @@ def wait_for_workers(
             if key != last_key:
                 last_key = key
                 stable_since = now
-            if expected is None:
+            if expected is None and started_after is None:
                 return True, snap, None, now - start
-            if snap["worker_count"] == expected and (now - stable_since >= settle or now >= deadline):
+            fresh = snap["worker_count"] > 0 and not older_workers(snap, started_after)
+            count_ok = expected is None or snap["worker_count"] == expected
+            if count_ok and fresh and (now - stable_since >= settle or now >= deadline):
                 return True, snap, None, now - start
         if now >= deadline:
             return False, snap, error, now - start
         sleep(min(interval, deadline - now))
+
+
+def older_workers(snap: dict[str, t.Any], started_after: float | None) -> list[int]:
+    """PIDs of the workers in ``snap`` that started before ``started_after``."""
+    if started_after is None:
+        return []
+    return [w["pid"] for w in snap["workers"] if w["started_epoch"] <= started_after]
+
+
+def scale_signal(current: int, expected: int) -> str | None:
+    """The signal that moves a Uvicorn supervisor one worker towards ``expected``."""
+    if current < expected:
+        return "SIGTTIN"
+    if current > expected:
+        return "SIGTTOU"
+    return None
+
+
+def scale_workers(
+    read: t.Callable[[], dict[str, t.Any]],
+    send: t.Callable[[int, str], None],
+    expected: int,
+    step_timeout: float,
+    settle: float = 0.5,
+    interval: float = 0.25,
+    clock: t.Callable[[], float] = time.monotonic,
+    sleep: t.Callable[[float], None] = time.sleep,
+) -> tuple[bool, dict[str, t.Any] | None, NotReady | None, list[int]]:
+    """Add or remove workers one signal at a time until ``expected`` run.
+
+    One signal per step, then wait for its effect: Python merges a burst of the
+    same signal into one handler call, so sending several at once loses some.
+    ``send(main_pid, signal_name)`` delivers a signal.  Returns ``(ok,
+    last_snapshot, last_not_ready_error, counts)`` with the count after each step.
+    """
+    ok, snap, error = wait_for_workers(read, None, step_timeout, settle, interval, clock, sleep)[:3]
+    counts: list[int] = []
+    while ok and snap is not None:
+        sig = scale_signal(snap["worker_count"], expected)
+        if sig is None:
+            break
+        target = snap["worker_count"] + (1 if sig == "SIGTTIN" else -1)
+        send(snap["main_pid"], sig)
+        ok, snap, error = wait_for_workers(read, target, step_timeout, settle, interval, clock, sleep)[:3]
+        if snap is not None:
+            counts.append(snap["worker_count"])
+    return ok, snap, error, counts
 
 
 def describe_target(kind: str, name: str | int, main_pid: int | None = None) -> str:
@@ -437,6 +518,7 @@ def failure_message(
     error: NotReady | None,
     waited: float,
     timeout: float,
+    started_after: float | None = None,
 ) -> str:
     """Message a person can act on, e.g.
 
@@ -455,6 +537,11 @@ def failure_message(
     msg = "%s: expected %d Uvicorn workers, found %d: %s %s" % (
         describe_target(kind, name, snap["main_pid"]), expected, snap["worker_count"],
         snap["worker_pids"], when)
+    older = older_workers(snap, started_after)
+    if (snap["worker_count"] == expected or not expected) and older and started_after is not None:
+        msg = "%s: expected %s Uvicorn workers started after %s, but %d of %d started before: %s %s" % (
+            describe_target(kind, name, snap["main_pid"]), expected or "all", iso_utc(started_after), len(older),
+            snap["worker_count"], older, when)
     if not snap["worker_count"] and snap.get("main_is_uvicorn") is False:
         # Typically a wrapper script that runs uvicorn without exec.
         msg += "; the main process is not a uvicorn/fastapi command: %r" % snap.get("main_cmdline", "")[:200]

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: workers
-short_description: Check that the expected number of Uvicorn worker processes is running
+short_description: Check, or scale live, the number of Uvicorn worker processes
 version_added: 0.1.0
 description:
   - Finds the main process of a systemd service (or a given PID or pidfile) and lists the Uvicorn worker
@@ -24,7 +24,9 @@ description:
     of processes has stayed up for a short settle period (about half a second), then fails with a message
     that names the unit, its main PID and the worker PIDs found.
   - Without O(expected) the module only reports what it finds.
-  - The module never changes anything.
+  - With O(scale=true) the module changes the number of workers of a running Uvicorn supervisor to
+    O(expected) without a restart, one C(SIGTTIN) (add a worker) or C(SIGTTOU) (retire one) at a time,
+    and reports C(changed). Otherwise it never changes anything.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
 attributes:
@@ -66,6 +68,24 @@ options:
       - V(0) checks once without waiting.
     type: float
     default: 30.0
+  started_after:
+    description:
+      - Epoch seconds (the host's clock). Every worker must have started after this moment, for
+        example after a new release went live, so that the check proves the new code is serving.
+      - Waits, like O(expected), up to O(timeout) seconds. Without O(expected), any number of workers
+        will do as long as all of them started after this moment.
+    type: float
+  scale:
+    description:
+      - Send C(SIGTTIN) or C(SIGTTOU) to the Uvicorn supervisor until O(expected) workers run.
+      - One signal at a time, each followed by a wait of up to O(timeout) seconds for its worker to start or
+        stop, because several signals sent at once can be merged into one.
+      - Requires O(expected) and a supervisor (Uvicorn started with C(--workers) of 2 or more); a single
+        Uvicorn process cannot grow and must be restarted with C(--workers) instead.
+      - Uvicorn forgets the change on its next start; also change the C(--workers) of the service
+        (the P(asgi.uvicorn.service#role) role does both).
+    type: bool
+    default: false
 notes:
   - Linux only, as it reads C(/proc).
   - Run with privileges (C(become)) when the service runs as another user; otherwise its environment
@@ -79,6 +99,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Grow the app from 4 to 6 workers without a restart
+  asgi.uvicorn.workers:
+    unit: myapp
+    expected: 6
+    scale: true
+
 - name: Wait until the app runs 4 Uvicorn workers
   asgi.uvicorn.workers:
     unit: myapp
@@ -142,10 +168,15 @@ workers:
       returned: always
       sample: 52428800
     started_at:
-      description: When the worker started, ISO-8601 in UTC (precise to about a second).
+      description: When the worker started, ISO-8601 in UTC, to the second.
       type: str
       returned: always
       sample: "2025-01-31T12:00:05Z"
+    started_epoch:
+      description: When the worker started, in epoch seconds (to about 10 ms).
+      type: float
+      returned: always
+      sample: 1738324805.42
     cmdline:
       description: Command line of the worker, arguments joined by spaces.
       type: str
@@ -167,6 +198,18 @@ sub_state:
   returned: always
   type: str
   sample: running
+supervised:
+  description:
+    - Whether the main process is a Uvicorn supervisor (started with C(--workers) of 2 or more), which can
+      add and retire workers live; V(false) for a single Uvicorn process or when none was found.
+  returned: always
+  type: bool
+  sample: true
+scaled_from:
+  description: Number of workers before O(scale=true) changed it, or V(null) when nothing was scaled.
+  returned: always
+  type: int
+  sample: 4
 waited:
   description: Seconds spent waiting, rounded to hundredths.
   returned: always
@@ -174,6 +217,8 @@ waited:
   sample: 0.51
 """
 
+import os
+import signal
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -187,6 +232,8 @@ from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_proc import (
     normalize_unit,
     parse_systemctl_show,
     read_pidfile,
+    scale_signal,
+    scale_workers,
     wait_for_workers,
 )
 
@@ -205,7 +252,10 @@ def main() -> None:
             pidfile=dict(type="path"),
             expected=dict(type="int"),
             timeout=dict(type="float", default=30.0),
+            started_after=dict(type="float"),
+            scale=dict(type="bool", default=False),
         ),
+        required_if=[("scale", True, ("expected",))],
         mutually_exclusive=[("unit", "pid", "pidfile")],
         required_one_of=[("unit", "pid", "pidfile")],
         supports_check_mode=True,
@@ -256,26 +306,70 @@ def main() -> None:
 
     result: dict[str, t.Any] = dict(
         changed=False, unit=unit, expected=expected, main_pid=0, worker_pids=[], worker_count=0,
-        workers=[], active_state=None, sub_state=None, waited=0.0,
+        workers=[], active_state=None, sub_state=None, waited=0.0, scaled_from=None, supervised=False,
     )
 
-    try:
-        ok, snap, error, waited = wait_for_workers(
-            read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)
-    except Fatal as e:
+    def fail_with_unit_state(msg: str) -> None:
         result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
                       main_pid=unit_state["main_pid"])
-        module.fail_json(msg="%s: %s" % (describe_target(kind, name), e), **result)
+        module.fail_json(msg="%s: %s" % (describe_target(kind, name), msg), **result)
+
+    try:
+        if params["scale"]:
+            snap = scale(module, read, expected, timeout, result)
+            if module.check_mode and result["changed"]:
+                # Nothing was signalled: report the workers as they are.
+                result.update(main_pid=snap["main_pid"], worker_pids=snap["worker_pids"],
+                              worker_count=snap["worker_count"], workers=snap["workers"],
+                              supervised=snap["supervised"], active_state=unit_state["active_state"], sub_state=unit_state["sub_state"])
+                module.exit_json(**result)
+        ok, snap, error, waited = wait_for_workers(
+            read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL,
+            started_after=params["started_after"])
+    except Fatal as e:
+        fail_with_unit_state(str(e))
 
     result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
                   main_pid=unit_state["main_pid"], waited=round(waited, 2))
     if snap is not None:
         result.update(main_pid=snap["main_pid"], worker_pids=snap["worker_pids"],
-                      worker_count=snap["worker_count"], workers=snap["workers"])
+                      worker_count=snap["worker_count"], workers=snap["workers"], supervised=snap["supervised"])
     if not ok:
         # Without expected this only happens when there was no main process to report on.
-        module.fail_json(msg=failure_message(kind, name, expected or 0, snap, error, waited, timeout), **result)
+        module.fail_json(msg=failure_message(kind, name, expected or 0, snap, error, waited, timeout,
+                                             params["started_after"]), **result)
     module.exit_json(**result)
+
+
+def scale(module: AnsibleModule, read: t.Callable[[], dict[str, t.Any]], expected: int, timeout: float,
+          result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Signal the supervisor until ``expected`` workers run; Fatal when it cannot.
+
+    Returns the snapshot taken before any signal.
+    """
+    ok, snap, error = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)[:3]
+    if snap is None:
+        raise Fatal("cannot scale: %s" % (error or "no main process"))
+    if scale_signal(snap["worker_count"], expected) is None:
+        return snap
+    if not snap["supervised"]:
+        raise Fatal("cannot scale to %d workers: this Uvicorn runs a single process (no --workers of 2 or more), "
+                    "so it has no supervisor to signal; restart it with --workers %d" % (expected, expected))
+    result.update(changed=True, scaled_from=snap["worker_count"])
+    if module.check_mode:
+        return snap
+    before = snap
+
+    def send(pid: int, sig: str) -> None:
+        os.kill(pid, getattr(signal, sig))
+
+    ok, snap, error, counts = scale_workers(read, send, expected, timeout, settle=SETTLE_SECONDS,
+                                            interval=POLL_INTERVAL)
+    if not ok:
+        found = snap["worker_count"] if snap else "no"
+        raise Fatal("scaling from %d to %d workers stopped at %s workers (steps: %s): %s" % (
+            result["scaled_from"], expected, found, counts, error or "a signal had no effect within %s s" % timeout))
+    return before
 
 
 if __name__ == "__main__":

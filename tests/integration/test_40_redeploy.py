@@ -1,4 +1,4 @@
-"""Re-deploys: a code-only change reloads (new workers, same parent); workers=2 restarts with 2."""
+"""Re-deploys: a code-only change reloads (new workers, same parent); workers=2 scales down live."""
 from __future__ import annotations
 
 import json
@@ -37,11 +37,14 @@ def test_code_only_change_reloads(host, app_name, https, tmp_path):
 
 
 def test_redeploy_with_two_workers(host, app_name, https):
+    _, before = run_workers_module({"unit": app_name, "expected": 4, "timeout": 30})
     proc = run_deploy({"workers": 2})
     assert proc.returncode == 0, proc.stdout[-3000:]
     failed, result = run_workers_module({"unit": app_name, "expected": 2, "timeout": 30})
     assert not failed, result.get("msg")
+    assert result["main_pid"] == before["main_pid"], "4 -> 2 workers is applied live, without a restart"
     workers, _ = ps_children(host, result["main_pid"])
     assert workers == result["worker_pids"] and len(workers) == 2
-    assert "--workers 2" in host.file(f"/etc/systemd/system/{app_name}.service").content_string
+    dropin = host.file(f"/etc/systemd/system/{app_name}.service.d/workers.conf").content_string
+    assert "ASGI_UVICORN_WORKERS=2" in dropin, "the next start must use the new count too"
     assert https("/health")[0] == 200

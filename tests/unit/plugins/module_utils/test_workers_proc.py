@@ -135,6 +135,7 @@ def test_find_workers_excludes_resource_tracker(uvicorn_tree, argvs):
         "pid": 1301,
         "rss_bytes": 51200 * 1024,
         "started_at": "2023-11-14T22:14:10Z",  # btime + 5020 ticks / 100
+        "started_epoch": 1700000050.2,  # no /proc/uptime in this tree: falls back to btime
         "cmdline": " ".join(argvs.spawn(7)),
     }
     assert snap["key"] == ((1301, 5020), (1302, 5021), (1305, 5022))
@@ -519,3 +520,144 @@ def test_real_uvicorn_single_process(real_uvicorn):
     server = real_uvicorn()
     snap = _wait_real(server.pid, 1, timeout=5)
     assert snap["worker_pids"] == [server.pid]
+
+
+# ------------------------------------------------- release gate, scaling ---
+
+def test_boot_time_from_uptime_is_finer_than_btime(fake_proc):
+    (fake_proc.root / "uptime").write_text("1000.25 1900.00\n")
+    assert wp.read_boot_time(str(fake_proc.root), now=lambda: 1700001000.75) == pytest.approx(1700000000.5)
+
+
+def test_boot_time_falls_back_to_btime(fake_proc):
+    assert wp.read_boot_time(str(fake_proc.root)) == 1700000000.0
+
+
+def test_older_workers():
+    snap = {"workers": [{"pid": 1, "started_epoch": 100.0}, {"pid": 2, "started_epoch": 100.5}]}
+    assert wp.older_workers(snap, None) == []
+    assert wp.older_workers(snap, 100.2) == [1]
+    assert wp.older_workers(snap, 99.0) == []
+
+
+@pytest.mark.parametrize("current, expected, sig", [(4, 6, "SIGTTIN"), (6, 2, "SIGTTOU"), (3, 3, None)])
+def test_scale_signal(current, expected, sig):
+    assert wp.scale_signal(current, expected) == sig
+
+
+class FakeSupervisor:
+    """Answers read() like find_workers and reacts to TTIN/TTOU like Uvicorn's supervisor."""
+
+    def __init__(self, count, deaf=False, burst_merge=False):
+        self.pids = list(range(101, 101 + count))
+        self.next_pid = 200
+        self.sent = []
+        self.deaf = deaf
+
+    def read(self):
+        return {"main_pid": 1, "worker_pids": list(self.pids), "worker_count": len(self.pids),
+                "key": tuple(self.pids), "workers": [{"pid": p, "started_epoch": 0.0} for p in self.pids],
+                "supervised": True}
+
+    def send(self, pid, sig):
+        assert pid == 1
+        self.sent.append(sig)
+        if self.deaf:
+            return
+        if sig == "SIGTTIN":
+            self.pids.append(self.next_pid)
+            self.next_pid += 1
+        elif sig == "SIGTTOU" and len(self.pids) > 1:
+            self.pids.pop()
+
+
+def _fast_clock():
+    now = [0.0]
+
+    def clock():
+        return now[0]
+
+    def sleep(seconds):
+        now[0] += seconds
+    return clock, sleep
+
+
+@pytest.mark.parametrize("start, target, signals", [(4, 6, ["SIGTTIN"] * 2), (6, 2, ["SIGTTOU"] * 4), (3, 3, [])])
+def test_scale_workers_one_signal_per_step(start, target, signals):
+    sup = FakeSupervisor(start)
+    clock, sleep = _fast_clock()
+    ok, snap, error, counts = wp.scale_workers(sup.read, sup.send, target, 5, settle=0.5, clock=clock, sleep=sleep)
+    assert ok and error is None
+    assert sup.sent == signals
+    assert snap["worker_count"] == target
+    step = 1 if target > start else -1
+    assert counts == list(range(start + step, target + step, step)) if signals else counts == []
+
+
+def test_scale_workers_stops_when_a_signal_has_no_effect():
+    sup = FakeSupervisor(2, deaf=True)
+    clock, sleep = _fast_clock()
+    ok, snap, error, counts = wp.scale_workers(sup.read, sup.send, 4, 3, settle=0.5, clock=clock, sleep=sleep)
+    assert not ok
+    assert sup.sent == ["SIGTTIN"]  # no second signal while the first had no effect
+    assert snap["worker_count"] == 2 and counts == [2]
+
+
+def test_wait_for_workers_started_after_waits_for_new_workers():
+    sup = FakeSupervisor(2)
+    clock, sleep = _fast_clock()
+    reads = []
+
+    def read():
+        snap = sup.read()
+        # both workers replaced after 2 s of (fake) time, like a rolling restart
+        epoch = 10.0 if clock() >= 2 else 0.0
+        for w in snap["workers"]:
+            w["started_epoch"] = epoch
+        reads.append(clock())
+        return snap
+    ok, snap, _, waited = wp.wait_for_workers(read, 2, 10, settle=0.5, clock=clock, sleep=sleep, started_after=5.0)
+    assert ok and waited >= 2
+    ok, snap, _, waited = wp.wait_for_workers(read, 2, 1, settle=0.5, clock=clock, sleep=sleep, started_after=50.0)
+    assert not ok
+    msg = wp.failure_message("unit", "app.service", 2, snap, None, waited, 1, started_after=50.0)
+    assert "expected 2 Uvicorn workers started after 1970-01-01T00:00:50Z, but 2 of 2 started before: [101, 102]" in msg
+
+
+def test_started_after_without_expected_needs_all_workers_new():
+    sup = FakeSupervisor(3)
+    clock, sleep = _fast_clock()
+
+    def read():
+        snap = sup.read()
+        for i, w in enumerate(snap["workers"]):  # one worker replaced per second
+            w["started_epoch"] = 10.0 if clock() >= i + 1 else 0.0
+        return snap
+    ok, snap, _, waited = wp.wait_for_workers(read, None, 10, settle=0.5, clock=clock, sleep=sleep, started_after=5.0)
+    assert ok and waited >= 3
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_real_uvicorn_scale_and_rolling_restart(real_uvicorn):
+    server = real_uvicorn("--workers", "2")
+    first = _wait_real(server.pid, 2)
+
+    def read():
+        return wp.find_workers("/proc", server.pid)
+
+    def send(pid, sig):
+        os.kill(pid, getattr(signal, sig))
+    ok, snap, err, counts = wp.scale_workers(read, send, 4, 20)
+    assert ok, err
+    assert counts == [3, 4] and snap["main_pid"] == server.pid
+    ok, snap, err, counts = wp.scale_workers(read, send, 2, 20)
+    assert ok and counts == [3, 2]
+
+    # After HUP (rolling restart) every worker is newer than the moment of the signal.
+    moment = time.time()
+    assert not wp.older_workers(snap, moment - 60)
+    assert wp.older_workers(snap, moment) == snap["worker_pids"]
+    os.kill(server.pid, signal.SIGHUP)
+    ok, fresh, err, _ = wp.wait_for_workers(read, 2, 30, started_after=moment)
+    assert ok, wp.failure_message("pid", server.pid, 2, fresh, err, 30, 30, started_after=moment)
+    assert not set(fresh["worker_pids"]) & set(first["worker_pids"])

@@ -94,7 +94,8 @@ def test_reports_workers_of_unit(run, uvicorn_tree, argvs):
     assert result["active_state"] == "active" and result["sub_state"] == "running"
     assert result["waited"] == 0
     assert result["workers"][1] == {"pid": 1302, "rss_bytes": 51200 * 1024, "cmdline": " ".join(argvs.spawn(8)),
-                                    "started_at": result["workers"][1]["started_at"]}
+                                    "started_at": result["workers"][1]["started_at"],
+                                    "started_epoch": result["workers"][1]["started_epoch"]}
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", result["workers"][1]["started_at"])
 
 
@@ -198,9 +199,60 @@ def test_documentation_matches_argument_spec():
     yaml = pytest.importorskip("yaml")
     doc = yaml.safe_load(workers.DOCUMENTATION)
     assert doc["module"] == "workers"
-    assert set(doc["options"]) == {"unit", "pid", "pidfile", "expected", "timeout"}
+    assert set(doc["options"]) == {"unit", "pid", "pidfile", "expected", "timeout", "started_after", "scale"}
     assert doc["options"]["timeout"]["default"] == 30.0
     ret = yaml.safe_load(workers.RETURN)
     assert set(ret) == {"main_pid", "worker_pids", "worker_count", "expected", "workers", "unit",
-                        "active_state", "sub_state", "waited"}
+                        "active_state", "sub_state", "waited", "scaled_from", "supervised"}
     yaml.safe_load(workers.EXAMPLES)
+
+
+# --------------------------------------------------- started_after, scale ---
+
+def test_started_after_passes_for_newer_workers(run, uvicorn_tree):
+    # fake tree: btime 1700000000, workers started 50.2 s later
+    result = run({"unit": "app", "expected": 3, "started_after": 1700000040.0, "timeout": 0})
+    assert result["worker_count"] == 3
+
+
+def test_started_after_fails_for_older_workers(run, uvicorn_tree):
+    result = run({"unit": "app", "expected": 3, "started_after": 1700000100.0, "timeout": 0.05}, expect=FailJson)
+    assert "3 of 3 started before: [1301, 1302, 1305]" in result["msg"]
+    assert result["msg"].startswith("unit app.service (MainPID 1234): expected 3 Uvicorn workers started after")
+
+
+def test_scale_needs_expected(run, uvicorn_tree):
+    result = run({"unit": "app", "scale": True}, expect=FailJson)
+    assert "expected" in result["msg"]
+
+
+def test_scale_in_check_mode_sends_nothing(run, uvicorn_tree, monkeypatch):
+    sent = []
+    monkeypatch.setattr(workers.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    result = run({"unit": "app", "expected": 5, "scale": True, "_ansible_check_mode": True})
+    assert result["changed"] is True and result["scaled_from"] == 3
+    assert result["worker_count"] == 3 and sent == []
+
+
+def test_scale_unchanged_when_count_matches(run, uvicorn_tree):
+    result = run({"unit": "app", "expected": 3, "scale": True, "timeout": 1})
+    assert result["changed"] is False and result["scaled_from"] is None
+
+
+def test_scale_signals_supervisor_until_count(run, uvicorn_tree, argvs, monkeypatch):
+    sent = []
+
+    def kill(pid, sig):
+        sent.append((pid, sig))
+        if sig == workers.signal.SIGTTIN:
+            uvicorn_tree.add(1400 + len(sent), 1234, argvs.spawn(20 + len(sent)), starttime=6000 + len(sent))
+    monkeypatch.setattr(workers.os, "kill", kill)
+    result = run({"unit": "app", "expected": 5, "scale": True, "timeout": 2})
+    assert sent == [(1234, workers.signal.SIGTTIN)] * 2
+    assert result["changed"] is True and result["scaled_from"] == 3 and result["worker_count"] == 5
+
+
+def test_scale_single_process_fails_clearly(run, fake_proc, argvs):
+    fake_proc.add(1234, 1, argvs.supervisor(1), comm="uvicorn", starttime=5000, environ={})
+    result = run({"unit": "app", "expected": 3, "scale": True, "timeout": 0.1}, expect=FailJson)
+    assert "single process" in result["msg"] and "--workers 3" in result["msg"]

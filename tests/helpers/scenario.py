@@ -1,0 +1,92 @@
+"""Shared by the scenarios' testinfra checks (tests/integration, tests/operations).
+
+Besides `host` (testinfra), the checks drive the host the way a user does: ansible-playbook with
+the project's playbooks and ad-hoc calls of the asgi.uvicorn.workers module, and HTTPS requests
+from the controller to the host's address with a verified TLS handshake.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _inventory() -> str:
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.fail("MOLECULE_INVENTORY_FILE is not set: run these checks through molecule verify")
+    return inventory
+
+
+def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.yml") -> subprocess.CompletedProcess:
+    """Run playbooks/<playbook> against the scenario's host with -e JSON."""
+    cmd = ["ansible-playbook", "-i", _inventory(), str(PROJECT / "playbooks" / playbook),
+           "-e", json.dumps(extra_vars)]
+    if check:
+        cmd.append("--check")
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def run_workers_module(args: dict) -> tuple[bool, dict]:
+    """Call asgi.uvicorn.workers ad hoc; return (failed, result)."""
+    cmd = ["ansible", "-i", _inventory(), "asgi_uvicorn", "-m", "asgi.uvicorn.workers",
+           "-a", json.dumps(args)]
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    out = json.loads(proc.stdout)
+    (result,) = [r for play in out["plays"] for task in play["tasks"] for r in task["hosts"].values()]
+    return bool(result.get("failed")), result
+
+
+def ps_children(host, main_pid: int) -> tuple[list[int], list[str]]:
+    """ps's view of the Uvicorn parent: (worker PIDs, resource tracker lines)."""
+    children = host.check_output(f"ps -o pid=,args= --ppid {main_pid}").splitlines()
+    workers = sorted(int(line.split()[0]) for line in children if "resource_tracker" not in line)
+    return workers, [line for line in children if "resource_tracker" in line]
+
+
+@pytest.fixture(scope="module")
+def app_name(host) -> str:
+    return host.ansible.get_variables().get("app_name", "app")
+
+
+@pytest.fixture(scope="module")
+def server_name(host) -> str:
+    return host.ansible.get_variables()["inventory_hostname"]
+
+
+@pytest.fixture(scope="module")
+def address(host) -> str:
+    """The host's address on the local Docker bridge."""
+    return host.interface("eth0").addresses[0]
+
+
+@pytest.fixture(scope="module")
+def cacert(host, app_name, tmp_path_factory) -> Path:
+    """The host's self-signed certificate, trusted as its own CA for verified handshakes."""
+    path = tmp_path_factory.mktemp("tls") / "ca.pem"
+    path.write_bytes(host.file(f"/etc/nginx/tls/{app_name}/fullchain.pem").content)
+    return path
+
+
+@pytest.fixture(scope="module")
+def https(server_name, address, cacert):
+    """curl through nginx with a verified TLS handshake: https("/path") -> (status, headers, body)."""
+    def get(path: str, scheme: str = "https") -> tuple[int, dict, str]:
+        port = 443 if scheme == "https" else 80
+        proc = subprocess.run(
+            ["curl", "-sS", "-D", "-", "--max-time", "10", "--cacert", str(cacert),
+             "--resolve", f"{server_name}:{port}:{address}", f"{scheme}://{server_name}{path}"],
+            capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        head, _, body = proc.stdout.replace("\r\n", "\n").partition("\n\n")
+        status = int(head.split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in head.splitlines()[1:])}
+        return status, headers, body
+    return get

@@ -1,0 +1,98 @@
+"""Host-side timings for the operations scenario (run on the test host by conftest.host_python).
+
+    probe.py kill-worker UNIT          kill -9 one worker; seconds until a new one is spawned
+    probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
+                                       new parent answers GET /pid through nginx (Host: HOST)
+
+Prints one JSON object. Timed here, not from the controller, so no Ansible round trip is counted.
+"""
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def main_pid(unit):
+    out = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", unit],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip() or 0)
+
+
+def spawned_workers(parent):
+    """Live children of parent started by multiprocessing spawn (Uvicorn's workers)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == parent and fields[0] not in ("Z", "X") and b"spawn_main" in cmdline:
+            found.append(int(name))
+    return sorted(found)
+
+
+def parent_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def kill_worker(unit):
+    parent = main_pid(unit)
+    before = spawned_workers(parent)
+    victim = before[0]
+    start = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    while time.monotonic() - start < 30:
+        now = [p for p in spawned_workers(parent) if p != victim]
+        if len(now) >= len(before):
+            break
+        time.sleep(0.01)
+    return {"victim": victim, "before": before, "after": now, "seconds": round(time.monotonic() - start, 3)}
+
+
+def kill_parent(unit, host):
+    old = main_pid(unit)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = urllib.request.Request("https://127.0.0.1/pid", headers={"Host": host})
+    start = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    new, new_at, served_at, served_by = 0, None, None, None
+    while time.monotonic() - start < 60:
+        if new_at is None:
+            new = main_pid(unit)
+            if new not in (0, old):
+                new_at = time.monotonic() - start
+        else:
+            try:
+                with urllib.request.urlopen(request, timeout=5, context=context) as response:
+                    pid = json.load(response)["pid"]
+                if parent_of(pid) == new:
+                    served_at, served_by = time.monotonic() - start, pid
+                    break
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.02)
+    return {"old_main_pid": old, "new_main_pid": new, "seconds_to_new_parent": new_at and round(new_at, 3),
+            "seconds_to_serving": served_at and round(served_at, 3), "served_by": served_by}
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "kill-worker":
+        print(json.dumps(kill_worker(sys.argv[2])))
+    elif sys.argv[1] == "kill-parent":
+        print(json.dumps(kill_parent(sys.argv[2], sys.argv[3])))
+    else:
+        sys.exit("unknown command %r" % sys.argv[1])

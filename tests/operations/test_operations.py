@@ -1,0 +1,190 @@
+"""Zero-downtime operations, each under continuous HTTPS load through nginx (GET /pid, 150 req/s).
+
+The steps run in file order and build on each other: converge deployed release 1 (VERSION 1) with
+4 workers; step 1 deploys VERSION 2; scaling leaves 2 workers; the bad releases must leave
+VERSION 2 serving with its worker count; the rollback playbook at the end returns to VERSION 1.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+
+import pytest
+from conftest import PROJECT, host_python, run_deploy, run_workers_module
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+BROKEN_STARTUP = '\nraise RuntimeError("this release fails at startup")\n'
+BROKEN_HEALTH = '''
+from fastapi.responses import JSONResponse
+
+
+@app.middleware("http")
+async def broken_health(request, call_next):
+    if request.url.path == "/health":
+        return JSONResponse({"status": "broken"}, status_code=500)
+    return await call_next(request)
+'''
+
+
+def release(tmp_path, version: str, append: str = "") -> str:
+    """A copy of the sample app with its VERSION set and code appended (a new release id)."""
+    source = tmp_path / f"app-{version}"
+    shutil.copytree(PROJECT / "tests" / "sample_app", source)
+    (source / "VERSION").write_text(version + "\n")
+    if append:
+        with open(source / "main.py", "a") as f:
+            f.write(append)
+    return str(source)
+
+
+def serving(https) -> dict:
+    status, _, body = https("/health")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def current_release(host, app_name: str) -> str:
+    return host.file(f"/srv/{app_name}/current").linked_to
+
+
+def workers(app_name: str, expected: int | None = None, timeout: float = 30) -> dict:
+    args: dict = {"unit": app_name, "timeout": timeout}
+    if expected is not None:
+        args["expected"] = expected
+    failed, result = run_workers_module(args)
+    assert not failed, result.get("msg")
+    return result
+
+
+# What the host runs now: each deploy repeats these (else the inventory's app_source and
+# workers would come back) and a successful one updates them.
+LIVE: dict = {}
+
+
+def deploy(extra: dict) -> tuple[object, float]:
+    start = time.monotonic()
+    proc = run_deploy({**LIVE, **extra})
+    if proc.returncode == 0:
+        LIVE.update(extra)
+    return proc, time.monotonic() - start
+
+
+def test_redeploy_of_a_code_change_reloads_without_failures(app_name, https, load, figures, tmp_path):
+    before = workers(app_name, 4)
+    with load() as report:
+        proc, seconds = deploy({"app_source": release(tmp_path, "2")})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Reload the Uvicorn service" in proc.stdout
+    after = workers(app_name, 4)
+    assert serving(https)["version"] == "2"
+    figures.append({"operation": "redeploy, code change (HUP rolling restart)", "load": report,
+                    "measured": f"deploy {seconds:.0f} s; parent kept, {len(after['worker_pids'])} new workers"})
+    assert after["main_pid"] == before["main_pid"], "a code-only change must not restart the parent"
+    assert not set(after["worker_pids"]) & set(before["worker_pids"]), "every worker is replaced"
+    assert report["failed"] == 0, report
+
+
+@pytest.mark.parametrize("count", [6, 2])
+def test_live_scaling_without_failures(host, app_name, https, load, figures, count):
+    before = workers(app_name)
+    with load() as report:
+        proc, seconds = deploy({"workers": count})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "Add or retire Uvicorn workers live" in proc.stdout
+    assert "HANDLER [asgi.uvicorn.service : Restart" not in proc.stdout
+    assert "HANDLER [asgi.uvicorn.service : Reload the Uvicorn" not in proc.stdout
+    after = workers(app_name, count, timeout=0)
+    dropin = host.file(f"/etc/systemd/system/{app_name}.service.d/workers.conf").content_string
+    figures.append({"operation": f"scale {before['worker_count']} -> {count} workers live (TTIN/TTOU)",
+                    "load": report, "measured": f"deploy {seconds:.0f} s; module: {after['worker_count']} workers, "
+                    f"parent {'kept' if after['main_pid'] == before['main_pid'] else 'CHANGED'}"})
+    assert after["main_pid"] == before["main_pid"], "scaling must not restart the parent"
+    assert f"ASGI_UVICORN_WORKERS={count}" in dropin, "the next start must use the new count"
+    assert report["failed"] == 0, report
+
+
+def test_killed_worker_is_replaced_without_failures(host, app_name, load, figures):
+    before = workers(app_name)
+    with load() as report:
+        probe = json.loads(host_python(host, "probe.py", "kill-worker", app_name))
+        after = workers(app_name, before["worker_count"])
+    figures.append({"operation": "kill -9 of a worker", "load": report,
+                    "measured": f"new worker after {probe['seconds']:.2f} s (target <= 2 s)"})
+    assert probe["victim"] not in after["worker_pids"] and after["main_pid"] == before["main_pid"]
+    assert probe["seconds"] <= 2, probe
+    assert report["failed"] == 0, report
+
+
+def test_killed_parent_is_restarted_by_systemd(host, app_name, server_name, load, figures):
+    before = workers(app_name)
+    with load() as report:
+        probe = json.loads(host_python(host, "probe.py", "kill-parent", app_name, server_name))
+        after = workers(app_name, before["worker_count"], timeout=60)
+    figures.append({"operation": "kill -9 of the parent", "load": report,
+                    "measured": f"new parent after {probe['seconds_to_new_parent']} s, serving again after "
+                    f"{probe['seconds_to_serving']} s (target <= 5 s)"})
+    assert after["main_pid"] == probe["new_main_pid"] != probe["old_main_pid"]
+    assert probe["seconds_to_serving"] is not None and probe["seconds_to_serving"] <= 5, probe
+
+
+@pytest.mark.parametrize("kind, code, answer", [
+    ("fails at startup", BROKEN_STARTUP, r"started before"),
+    ("/health answers 500", BROKEN_HEALTH, r"answered 500"),
+], ids=["startup-failure", "health-500"])
+def test_bad_release_is_rolled_back(host, app_name, https, load, figures, tmp_path, kind, code, answer):
+    live = current_release(host, app_name)
+    before = workers(app_name)
+    with load() as report:
+        proc, seconds = deploy({"app_source": release(tmp_path, "3", code)})
+    assert proc.returncode != 0, "a release that " + kind + " must fail the play"
+    output = proc.stdout + proc.stderr
+    message = re.search(r"Release (\w+) failed the health gate: (.*)", output)
+    assert message, output[-3000:]
+    assert re.search(answer, message.group(2)), message.group(0)
+    assert f"Rolled back to release {live.rsplit('/', 1)[1]}" in output, output[-2000:]
+    assert current_release(host, app_name) == live
+    assert serving(https)["version"] == "2"
+    after = workers(app_name, before["worker_count"])
+    figures.append({"operation": f"release that {kind}: gate fails, rolled back", "load": report,
+                    "measured": f"play failed after {seconds:.0f} s; module: {after['worker_count']} workers "
+                    f"(before: {before['worker_count']})"})
+    assert after["worker_count"] == before["worker_count"]
+
+
+def test_proxy_config_failing_nginx_t_keeps_the_old_one(host, app_name, https, load, figures):
+    site = f"/etc/nginx/sites-available/{app_name}.conf"
+    before = host.file(site).sha256sum
+    with load() as report:
+        proc, seconds = deploy({"proxy_upstream_servers": [f"unix:/run/{app_name}/uvicorn.sock",
+                                                           "app-missing.invalid:8000"]})
+    assert "proxy_upstream_servers" not in LIVE
+    assert proc.returncode != 0, "a site that fails nginx -t must fail the play"
+    assert "host not found in upstream" in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    assert host.file(site).sha256sum == before, "the live site file must not change"
+    assert host.service("nginx").is_running
+    assert serving(https)["version"] == "2"
+    figures.append({"operation": "proxy config failing nginx -t", "load": report,
+                    "measured": f"play failed after {seconds:.0f} s; old site file kept and serving"})
+    assert report["failed"] == 0, report
+
+
+def test_rollback_playbook_returns_to_the_previous_release(host, app_name, https, load, figures):
+    live = current_release(host, app_name)
+    previous = host.file(f"/srv/{app_name}/previous").linked_to
+    before = workers(app_name)
+    with load() as report:
+        start = time.monotonic()
+        proc = run_deploy({}, playbook="rollback.yml")
+        seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert current_release(host, app_name) == previous
+    assert host.file(f"/srv/{app_name}/previous").linked_to == live
+    assert serving(https)["version"] == "1"
+    after = workers(app_name, before["worker_count"])
+    figures.append({"operation": "playbooks/rollback.yml (VERSION 2 -> 1)", "load": report,
+                    "measured": f"{seconds:.0f} s; parent kept, {len(after['worker_pids'])} new workers"})
+    assert after["main_pid"] == before["main_pid"]
+    assert report["failed"] == 0, report
