@@ -2,13 +2,24 @@
 # Controller set-up for `make`: the project virtualenv with the pinned tools, the collection
 # made visible to Ansible from this checkout, and the systemd test host image.
 # Each step is skipped when it is already done.
+#
+#   tests/helpers/setup.sh           .venv (python3, tests/requirements.txt), bookworm image
+#   tests/helpers/setup.sh py312     .venv-py312 (Python 3.12, tests/requirements-py312.txt),
+#                                    trixie image: the second leg of `make test`'s matrix
+# ASGI_VENV, ASGI_PYTHON, ASGI_REQUIREMENTS and ASGI_SUITE override the chosen leg's values.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-venv=${ASGI_VENV:-.venv}
-python=${ASGI_PYTHON:-python3}
-requirements=${ASGI_REQUIREMENTS:-tests/requirements.txt}
 say() { echo "setup: $*" >&2; }
+case "${1:-default}" in
+  default) leg=(.venv python3 tests/requirements.txt bookworm) ;;
+  py312) leg=(.venv-py312 "" tests/requirements-py312.txt trixie) ;;
+  *) echo "setup: ERROR: unknown leg '$1': use py312 or nothing" >&2; exit 1 ;;
+esac
+venv=${ASGI_VENV:-${leg[0]}}
+python=${ASGI_PYTHON:-${leg[1]}}
+requirements=${ASGI_REQUIREMENTS:-${leg[2]}}
+suite=${ASGI_SUITE:-${leg[3]}}
 
 # 1. Virtualenv with the pinned controller tools (re-installed only when the pins change).
 stamp="$venv/.requirements.sha256"
@@ -17,6 +28,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   say "virtualenv $venv up to date"
 else
   if [ ! -x "$venv/bin/python" ]; then
+    [ -n "$python" ] || python=$(tests/helpers/python312.sh)
     say "creating virtualenv $venv with $python"
     "$python" -m venv "$venv" || {
       echo "setup: ERROR: '$python -m venv' failed; on Debian install python3-venv" >&2
@@ -38,4 +50,4 @@ if [ ! -L "$link" ]; then
 fi
 
 # 3. Docker engine and the systemd test host image.
-tests/helpers/testhost.sh "${ASGI_SUITE:-bookworm}" >/dev/null
+tests/helpers/testhost.sh "$suite" >/dev/null
