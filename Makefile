@@ -12,11 +12,12 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help setup demo test lint unit molecule requirements
+.PHONY: help setup demo test test-hosts scenario lint sanity units unit molecule install-test docs docs-check bench bench-smoke requirements test-py312 molecule-default
 
 help:
 	@echo "make demo   deploy the sample app with 4 workers to a local systemd test host"
-	@echo "make test   lint, unit tests and every molecule scenario"
+	@echo "make test   lint, sanity, unit tests, every scenario, install test, on two ansible-cores"
+	@echo "make bench  the benchmark of docs/performance.md (5-9 minutes)"
 	@echo "make setup  only the set-up both of them run first"
 
 setup:
@@ -25,7 +26,13 @@ setup:
 demo: setup
 	@tests/helpers/demo.sh
 
-test: setup lint unit molecule
+# The fast checks first, then the test hosts two at a time (they mostly wait on Ansible, apt and
+# pip inside the hosts, so two fit on 2 cores): the 3.11 leg's scenarios, the install test and
+# the benchmark smoke run, beside the 3.12 leg. Each job's output is printed when it ends.
+test: setup lint sanity units unit docs-check
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-hosts test-py312
+
+test-hosts: molecule install-test bench-smoke
 
 lint:
 	ansible-lint --offline
@@ -36,6 +43,63 @@ unit:
 molecule:
 	molecule test --all
 
+# One scenario by name, e.g. `make scenario S=operations` (the figures of docs/operations.md).
+S ?= default
+scenario: setup
+	molecule test -s $(S)
+
+# The second leg of the version matrix, run last by `make test`: Python 3.12 with the newest
+# ansible-core (tests/requirements-py312.txt) and the default scenario on a Debian 13 host.
+test-py312:
+	@tests/helpers/setup.sh py312
+	ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie \
+	  ASGI_TESTHOST_NAME=asgi-uvicorn-default-trixie \
+	  $(MAKE) --no-print-directory VENV=.venv-py312 lint sanity units molecule-default
+
+# The default scenario alone; ASGI_TESTHOST_IMAGE/ASGI_TESTHOST_NAME choose host and container
+# (molecule's state goes to a directory of that name, so runs with two names never collide).
+molecule-default:
+	name=$${ASGI_TESTHOST_NAME:-asgi-uvicorn-default}; \
+	  MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/$$name molecule test -s default
+
+# Owned by the issue-6 work (ansible-test, build-and-install, docs).
+# ansible-test from a copy of the collection, offline but for PyPI (see the script). tests/ holds
+# the pytest and testinfra suites (not shipped; `make unit`, molecule), so sanity skips it.
+# ASGI_VENV=.venv-py312 runs both with that venv's Python and ansible-core.
+sanity:
+	tests/helpers/ansible-test.sh sanity --exclude tests/
+
+units:
+	tests/helpers/ansible-test.sh units
+
+# Build the tarball, install it into a temporary path and deploy from a user's project outside
+# the checkout with FQCNs only, to a fresh test host (container asgi-uvicorn-install).
+install-test:
+	tests/install/run.sh
+
+# README.md's table of role variables, generated from roles/*/meta/argument_specs.yml.
+docs:
+	python tests/helpers/role_docs.py
+
+# Fails when that table is stale, when ansible-doc cannot render the module or a role, or when
+# the changelog fragments do not lint.
+docs-check:
+	python tests/helpers/role_docs.py --check
+	@for doc in module:asgi.uvicorn.workers $$(ls roles | sed 's/^/role:asgi.uvicorn./'); do \
+	  out=$$(PAGER=cat ansible-doc -t "$${doc%%:*}" "$${doc#*:}") && grep -q "$${doc#*:}" <<<"$$out" \
+	    || { echo "docs-check: 'ansible-doc -t $${doc/:/ }' failed or rendered nothing" >&2; exit 1; }; \
+	  echo "docs-check: ansible-doc -t $${doc/:/ } renders ($$(wc -l <<<"$$out") lines)"; \
+	done
+	antsibull-changelog lint
+
+# Owned by the issue-7 work (benchmark).
+bench: setup
+	python3 tests/bench/bench.py --update-docs
+
+bench-smoke:
+	@tests/helpers/setup.sh
+	python3 tests/bench/bench.py --smoke
+
 # Re-pin the controller tools after editing tests/requirements.in.
 requirements:
 	rm -rf .cache/requirements-venv
@@ -43,3 +107,11 @@ requirements:
 	.cache/requirements-venv/bin/pip install -q -r tests/requirements.in
 	{ echo "# Generated from tests/requirements.in by 'make requirements' (pip freeze of a fresh venv)."; \
 	  .cache/requirements-venv/bin/pip freeze; } > tests/requirements.txt
+	rm -rf .cache/requirements-venv-py312
+	"$$(tests/helpers/python312.sh)" -m venv .cache/requirements-venv-py312
+	{ grep -vE '^ansible==' tests/requirements.in; grep -vE '^\s*(#|$$)' tests/requirements-py312.in; } \
+	  > .cache/requirements-py312.in
+	.cache/requirements-venv-py312/bin/pip install -q -r .cache/requirements-py312.in
+	{ echo "# Generated from tests/requirements.in with the ansible pin of tests/requirements-py312.in"; \
+	  echo "# by 'make requirements' (pip freeze of a fresh Python 3.12 venv)."; \
+	  .cache/requirements-venv-py312/bin/pip freeze; } > tests/requirements-py312.txt
