@@ -148,19 +148,10 @@ def container_running(image: str) -> bool:
 
 
 def start_container(image: str) -> None:
-    run(["docker", "rm", "-f", NAME], check=False)
     say(f"starting test host {NAME} ({image}, systemd as PID 1)")
-    run(["docker", "run", "-d", "--name", NAME, "--hostname", HOSTNAME,
-         "--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-         "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-         "--stop-signal", "SIGRTMIN+3", image])
-    for _ in range(60):
-        state = run(["docker", "exec", NAME, "systemctl", "is-system-running", "--wait"],
-                    check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return
-        time.sleep(1)
-    die(f"systemd in {NAME} did not boot within 60 s (see 'docker logs {NAME}')")
+    p = run([str(ROOT / "tests" / "helpers" / "start-testhost.sh"), NAME, HOSTNAME, image], check=False)
+    if p.returncode != 0:
+        die(p.stderr.strip() or f"test host {NAME} did not start")
 
 
 def container_ip() -> str:

@@ -44,20 +44,13 @@ if have_image=$(docker container inspect -f '{{.Image}}' "$name" 2>/dev/null); t
 fi
 if ! docker container inspect "$name" >/dev/null 2>&1; then
   say "starting test host $name ($image, systemd as PID 1)"
-  docker run -d --name "$name" --hostname "$hostname" \
-    --cap-add SYS_ADMIN --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
-    --stop-signal SIGRTMIN+3 "$image" >/dev/null
-fi
-system_state=""
-for _ in $(seq 1 60); do
+  system_state=$(tests/helpers/start-testhost.sh "$name" "$hostname" "$image") || die "the test host did not start"
+else
   system_state=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
-  case "$system_state" in running | degraded) break ;; esac
-  sleep 1
-done
+fi
 case "$system_state" in
   running | degraded) say "systemd in $name is $system_state" ;;
-  *) die "systemd in $name did not finish booting within 60 s (state: '${system_state:-none}'); see 'docker logs $name'" ;;
+  *) die "systemd in $name is '${system_state:-not answering}'; see 'docker logs $name'" ;;
 esac
 
 # 2. The inventory (rewritten only when it differs).

@@ -78,18 +78,7 @@ sed -e "s|@HOST@|$name|" -e "s|@APP_SOURCE@|$project/app|" -e "s|@SERVER_NAME@|$
 # 4. A fresh systemd test host.
 image=$(tests/helpers/testhost.sh "$suite" | tail -n1)
 [ -n "$image" ] || die "tests/helpers/testhost.sh $suite printed no image name"
-docker rm -f "$name" >/dev/null 2>&1 || true
-docker run -d --name "$name" --hostname "$server_name" \
-  --cap-add SYS_ADMIN --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-  --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
-  --stop-signal SIGRTMIN+3 "$image" /lib/systemd/systemd >/dev/null
-state=""
-for _i in $(seq 1 60); do
-  state=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
-  case "$state" in running | degraded) break ;; esac
-  sleep 1
-done
-case "$state" in running | degraded) ;; *) die "systemd in $name did not boot within 60 s (state '$state')" ;; esac
+state=$(tests/helpers/start-testhost.sh "$name" "$server_name" "$image") || die "the test host did not start"
 say "test host $name ($image) is $state"
 
 # 5. Deploy, as the user would, from their directory.
