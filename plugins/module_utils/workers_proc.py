@@ -145,11 +145,6 @@ def iso_utc(epoch: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def started_at_iso(starttime_ticks: int, btime: float, clk_tck: int) -> str:
-    """Convert a starttime in clock ticks since boot to ISO-8601 UTC."""
-    return iso_utc(started_epoch(starttime_ticks, btime, clk_tck))
-
-
 # ------------------------------------------------------ classifying argv ---
 
 def is_resource_tracker(argv: list[str]) -> bool:
@@ -470,6 +465,7 @@ def scale_signal(current: int, expected: int) -> str | None:
 
 
 def scale_workers(
+    first: dict[str, t.Any],
     read: t.Callable[[], dict[str, t.Any]],
     send: t.Callable[[int, str], None],
     expected: int,
@@ -483,10 +479,11 @@ def scale_workers(
 
     One signal per step, then wait for its effect: Python merges a burst of the
     same signal into one handler call, so sending several at once loses some.
-    ``send(main_pid, signal_name)`` delivers a signal.  Returns ``(ok,
-    last_snapshot, last_not_ready_error, counts)`` with the count after each step.
+    ``first`` is the caller's snapshot before any signal, ``send(main_pid,
+    signal_name)`` delivers a signal.  Returns ``(ok, last_snapshot,
+    last_not_ready_error, counts)`` with the count after each step.
     """
-    ok, snap, error = wait_for_workers(read, None, step_timeout, settle, interval, clock, sleep)[:3]
+    ok, snap, error = True, first, None
     counts: list[int] = []
     while ok and snap is not None:
         sig = scale_signal(snap["worker_count"], expected)

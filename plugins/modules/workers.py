@@ -363,7 +363,7 @@ def scale(module: AnsibleModule, read: t.Callable[[], dict[str, t.Any]], expecte
     def send(pid: int, sig: str) -> None:
         os.kill(pid, getattr(signal, sig))
 
-    ok, snap, error, counts = scale_workers(read, send, expected, timeout, settle=SETTLE_SECONDS,
+    ok, snap, error, counts = scale_workers(before, read, send, expected, timeout, settle=SETTLE_SECONDS,
                                             interval=POLL_INTERVAL)
     if not ok:
         found = snap["worker_count"] if snap else "no"

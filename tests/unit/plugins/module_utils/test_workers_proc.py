@@ -47,8 +47,8 @@ def test_parse_rss_and_btime():
 
 
 def test_started_at_iso():
-    assert wp.started_at_iso(0, 1700000000, 100) == "2023-11-14T22:13:20Z"
-    assert wp.started_at_iso(12345, 1700000000, 100) == "2023-11-14T22:15:23Z"
+    assert wp.iso_utc(wp.started_epoch(0, 1700000000, 100)) == "2023-11-14T22:13:20Z"
+    assert wp.iso_utc(wp.started_epoch(12345, 1700000000, 100)) == "2023-11-14T22:15:23Z"
 
 
 def test_parse_systemctl_show():
@@ -586,7 +586,8 @@ def _fast_clock():
 def test_scale_workers_one_signal_per_step(start, target, signals):
     sup = FakeSupervisor(start)
     clock, sleep = _fast_clock()
-    ok, snap, error, counts = wp.scale_workers(sup.read, sup.send, target, 5, settle=0.5, clock=clock, sleep=sleep)
+    ok, snap, error, counts = wp.scale_workers(sup.read(), sup.read, sup.send, target, 5, settle=0.5,
+                                               clock=clock, sleep=sleep)
     assert ok and error is None
     assert sup.sent == signals
     assert snap["worker_count"] == target
@@ -597,7 +598,8 @@ def test_scale_workers_one_signal_per_step(start, target, signals):
 def test_scale_workers_stops_when_a_signal_has_no_effect():
     sup = FakeSupervisor(2, deaf=True)
     clock, sleep = _fast_clock()
-    ok, snap, error, counts = wp.scale_workers(sup.read, sup.send, 4, 3, settle=0.5, clock=clock, sleep=sleep)
+    ok, snap, error, counts = wp.scale_workers(sup.read(), sup.read, sup.send, 4, 3, settle=0.5,
+                                               clock=clock, sleep=sleep)
     assert not ok
     assert sup.sent == ["SIGTTIN"]  # no second signal while the first had no effect
     assert snap["worker_count"] == 2 and counts == [2]
@@ -647,10 +649,10 @@ def test_real_uvicorn_scale_and_rolling_restart(real_uvicorn):
 
     def send(pid, sig):
         os.kill(pid, getattr(signal, sig))
-    ok, snap, err, counts = wp.scale_workers(read, send, 4, 20)
+    ok, snap, err, counts = wp.scale_workers(first, read, send, 4, 20)
     assert ok, err
     assert counts == [3, 4] and snap["main_pid"] == server.pid
-    ok, snap, err, counts = wp.scale_workers(read, send, 2, 20)
+    ok, snap, err, counts = wp.scale_workers(snap, read, send, 2, 20)
     assert ok and counts == [3, 2]
 
     # After HUP (rolling restart) every worker is newer than the moment of the signal.
