@@ -89,6 +89,7 @@ class Load:
         self.latencies: list[float] = []
         self.failures: dict[str, int] = {}
         self.failure_times: list[float] = []
+        self.failure_samples: list[str] = []
         self.issued = 0
         self.start = 0.0
 
@@ -118,6 +119,8 @@ class Load:
                 break
             began = time.monotonic()
             failure = None
+            detail = ""
+            reused = conn is not None
             try:
                 if conn is None:
                     conn = self.connection()
@@ -126,11 +129,13 @@ class Load:
                 response.read()
                 if response.status != 200:
                     failure = str(response.status)
+                    detail = response.reason
                 if response.will_close:
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException) as e:
                 failure = type(e).__name__
+                detail = "%s (%s connection)" % (e, "reused" if reused else "new")
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -141,6 +146,8 @@ class Load:
                 else:
                     self.failures[failure] = self.failures.get(failure, 0) + 1
                     self.failure_times.append(round(began - self.start, 3))
+                    if len(self.failure_samples) < 10:
+                        self.failure_samples.append("%.3f s: %s %s" % (began - self.start, failure, detail))
         if conn is not None:
             conn.close()
 
@@ -173,6 +180,7 @@ class Load:
                 "failed": failed,
                 "failures": dict(sorted(self.failures.items())),
                 "failure_times_s": self.failure_times[:50],
+                "failure_samples": self.failure_samples,
                 "requests_per_s": round((len(latencies) + failed) / duration, 1) if duration > 0 else None,
                 "latency_ms": {
                     "p50": ms(percentile(latencies, 0.50)),
