@@ -43,6 +43,15 @@ def test_https_answers_200_with_hsts_through_verified_tls(https):
     assert answer["client"] not in (None, "127.0.0.1")
 
 
+def test_the_apps_own_502_is_passed_through(https):
+    """nginx answers its own 502s (all upstream tries failed) from a retry location; the app's are
+    not nginx's to handle: they reach the client as the app wrote them."""
+    status, headers, body = https("/status/502")
+    assert status == 502
+    assert headers["content-type"] == "application/json", body
+    assert json.loads(body)["status"] == 502
+
+
 def test_http_redirects_to_https(https, server_name):
     status, headers, _ = https("/some/path?q=1", scheme="http")
     assert status == 301

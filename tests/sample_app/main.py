@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
 
 # A release's code version: changing this file is a code-only change.
 VERSION = (Path(__file__).parent / "VERSION").read_text().strip()
@@ -31,6 +32,12 @@ def health() -> dict:
 def pid() -> dict:
     """The PID of the worker that served this request."""
     return {"pid": os.getpid()}
+
+
+@app.get("/status/{code}")
+def status(code: int) -> JSONResponse:
+    """Answers with that status: the checks that nginx passes the app's own errors through."""
+    return JSONResponse({"status": code, "pid": os.getpid()}, status_code=code)
 
 
 @app.websocket("/ws")
