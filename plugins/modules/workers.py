@@ -309,25 +309,19 @@ def main() -> None:
         workers=[], active_state=None, sub_state=None, waited=0.0, scaled_from=None, supervised=False,
     )
 
-    def fail_with_unit_state(msg: str) -> None:
+    try:
+        before = scale(module, read, expected, timeout, result) if params["scale"] else None
+        if before is not None and module.check_mode and result["changed"]:
+            # Nothing was signalled: report the workers as they are.
+            ok, snap, error, waited = True, before, None, 0.0
+        else:
+            ok, snap, error, waited = wait_for_workers(
+                read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL,
+                started_after=params["started_after"])
+    except Fatal as e:
         result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
                       main_pid=unit_state["main_pid"])
-        module.fail_json(msg="%s: %s" % (describe_target(kind, name), msg), **result)
-
-    try:
-        if params["scale"]:
-            snap = scale(module, read, expected, timeout, result)
-            if module.check_mode and result["changed"]:
-                # Nothing was signalled: report the workers as they are.
-                result.update(main_pid=snap["main_pid"], worker_pids=snap["worker_pids"],
-                              worker_count=snap["worker_count"], workers=snap["workers"],
-                              supervised=snap["supervised"], active_state=unit_state["active_state"], sub_state=unit_state["sub_state"])
-                module.exit_json(**result)
-        ok, snap, error, waited = wait_for_workers(
-            read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL,
-            started_after=params["started_after"])
-    except Fatal as e:
-        fail_with_unit_state(str(e))
+        module.fail_json(msg="%s: %s" % (describe_target(kind, name), e), **result)
 
     result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
                   main_pid=unit_state["main_pid"], waited=round(waited, 2))
@@ -347,7 +341,7 @@ def scale(module: AnsibleModule, read: t.Callable[[], dict[str, t.Any]], expecte
 
     Returns the snapshot taken before any signal.
     """
-    ok, snap, error = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)[:3]
+    snap, error = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)[1:3]
     if snap is None:
         raise Fatal("cannot scale: %s" % (error or "no main process"))
     if scale_signal(snap["worker_count"], expected) is None:
