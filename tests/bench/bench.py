@@ -40,11 +40,15 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "tests" / "bench"
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+
+from loadclient import PinnedHTTPSConnection  # noqa: E402
 NAME = "asgi-uvicorn-bench"
 HOSTNAME = "bench.asgi.test"
 APP = "bench"
@@ -175,6 +179,9 @@ def write_inventory(state: Path, extra_args: list[str]) -> Path:
         f"      app_name: {APP}",
         f"      app_source: {ROOT / 'tests' / 'sample_app'}",
         f"      proxy_server_name: {HOSTNAME}",
+        # wrk sends the URL's host, here the host's address, as the TLS SNI: nginx refuses a
+        # handshake for a name the site does not serve.
+        "      proxy_server_aliases: [\"{{ ansible_facts.default_ipv4.address }}\"]",
     ]
     if extra_args:
         lines.append(f"      service_extra_args: {json.dumps(extra_args)}")
@@ -285,16 +292,25 @@ def stop_unit(unit: str) -> None:
 
 
 def wait_http(url: str, host: str | None = None, timeout: float = 60) -> None:
+    """Until `url` answers 200; with `host`, that name is the TLS SNI and Host (nginx refuses
+    a handshake without a name it serves)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    parts = urllib.parse.urlsplit(url)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(req, timeout=2, context=ctx) as r:
-                if r.status == 200:
-                    return
+            if host and parts.scheme == "https":
+                conn = PinnedHTTPSConnection(host, parts.hostname, parts.port or 443, ctx, timeout=2)
+                conn.request("GET", parts.path or "/", headers={"Host": host})
+                status = conn.getresponse().status
+                conn.close()
+            else:
+                with urllib.request.urlopen(url, timeout=2, context=ctx) as r:
+                    status = r.status
+            if status == 200:
+                return
         except OSError:
             pass
         if time.monotonic() > deadline:

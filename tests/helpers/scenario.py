@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,15 @@ def _inventory() -> str:
     return inventory
 
 
-def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.yml") -> subprocess.CompletedProcess:
+def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.yml",
+               diff: bool = False) -> subprocess.CompletedProcess:
     """Run playbooks/<playbook> against the scenario's host with -e JSON."""
     cmd = ["ansible-playbook", "-i", _inventory(), str(PROJECT / "playbooks" / playbook),
            "-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
@@ -66,27 +70,57 @@ def address(host) -> str:
     return host.interface("eth0").addresses[0]
 
 
+def site_cacert(host, site: str, directory: Path) -> Path:
+    """A site's self-signed certificate from the host, trusted as its own CA."""
+    path = directory / f"{site}.pem"
+    path.write_bytes(host.file(f"/etc/nginx/tls/{site}/fullchain.pem").content)
+    return path
+
+
 @pytest.fixture(scope="module")
 def cacert(host, app_name, tmp_path_factory) -> Path:
     """The host's self-signed certificate, trusted as its own CA for verified handshakes."""
-    path = tmp_path_factory.mktemp("tls") / "ca.pem"
-    path.write_bytes(host.file(f"/etc/nginx/tls/{app_name}/fullchain.pem").content)
-    return path
+    return site_cacert(host, app_name, tmp_path_factory.mktemp("tls"))
+
+
+@dataclass
+class Answer:
+    """What curl got: rc is curl's exit code; status 0 and no headers when nothing came back."""
+    rc: int
+    status: int
+    headers: dict[str, str]
+    body: str
+    error: str
+
+
+def curl(address: str, server_name: str, path: str, cacert: Path, scheme: str = "https",
+         headers: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> Answer:
+    """One request with curl to `address`, with `server_name` as the URL's host (SNI and Host)."""
+    port = 443 if scheme == "https" else 80
+    cmd = ["curl", "-sS", "-D", "-", "--max-time", "10", "--cacert", str(cacert),
+           "--resolve", f"{server_name}:{port}:{address}", *extra]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    proc = subprocess.run(cmd + [f"{scheme}://{server_name}{path}"], capture_output=True, text=True, timeout=30)
+    head, _, body = proc.stdout.replace("\r\n", "\n").partition("\n\n")
+    if not head.startswith("HTTP/"):
+        return Answer(proc.returncode, 0, {}, proc.stdout, proc.stderr)
+    headers_out = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in head.splitlines()[1:])}
+    return Answer(proc.returncode, int(head.split()[1]), headers_out, body, proc.stderr)
 
 
 @pytest.fixture(scope="module")
 def https(server_name, address, cacert):
     """curl through nginx with a verified TLS handshake: https("/path") -> (status, headers, body)."""
     def get(path: str, scheme: str = "https") -> tuple[int, dict, str]:
-        port = 443 if scheme == "https" else 80
-        proc = subprocess.run(
-            ["curl", "-sS", "-D", "-", "--max-time", "10", "--cacert", str(cacert),
-             "--resolve", f"{server_name}:{port}:{address}", f"{scheme}://{server_name}{path}"],
-            capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 0, proc.stderr
-        head, _, body = proc.stdout.replace("\r\n", "\n").partition("\n\n")
-        status = int(head.split()[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in
-                   (line.partition(":") for line in head.splitlines()[1:])}
-        return status, headers, body
+        answer = curl(address, server_name, path, cacert, scheme)
+        assert answer.rc == 0, answer.error
+        return answer.status, answer.headers, answer.body
     return get
+
+
+@pytest.fixture(scope="module")
+def client_address(host) -> str:
+    """The controller's address as the host sees it: the Docker bridge's gateway."""
+    return host.check_output("ip -4 route show default").split()[2]

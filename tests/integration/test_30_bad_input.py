@@ -19,6 +19,9 @@ CASES = [
     ({"proxy_tls_mode": "provided", "proxy_tls_cert_file": "/nonexistent/cert.pem",
       "proxy_tls_key_file": "/nonexistent/key.pem"}, "proxy_tls_cert_file"),
     ({"app_module": "main.app"}, "service_app"),
+    ({"proxy_trusted_proxies": ["10.0.0.1; allow all"]}, "proxy_trusted_proxies"),
+    ({"proxy_selfsigned_days": 825}, "proxy_selfsigned_days"),
+    ({"app_env": {"SECRET": "two\nlines"}}, "app_env"),
 ]
 
 

@@ -2,18 +2,36 @@
 
     probe.py kill-worker UNIT          kill -9 one worker; seconds until a new one is spawned
     probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
-                                       new parent answers GET /pid through nginx (Host: HOST)
+                                       new parent answers GET /pid through nginx (SNI and Host: HOST)
 
 Prints one JSON object. Timed here, not from the controller, so no Ansible round trip is counted.
 """
+import http.client
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.request
+
+
+class LoopbackHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to nginx on 127.0.0.1 with the site's name as SNI (nginx refuses a handshake without it)."""
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def get_json(host, path, context):
+    conn = LoopbackHTTPSConnection(host, 443, context=context, timeout=5)
+    try:
+        conn.request("GET", path)
+        return json.load(conn.getresponse())
+    finally:
+        conn.close()
 
 
 def main_pid(unit):
@@ -66,7 +84,6 @@ def kill_parent(unit, host):
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    request = urllib.request.Request("https://127.0.0.1/pid", headers={"Host": host})
     start = time.monotonic()
     os.kill(old, signal.SIGKILL)
     new, new_at, served_at, served_by = 0, None, None, None
@@ -77,8 +94,7 @@ def kill_parent(unit, host):
                 new_at = time.monotonic() - start
         else:
             try:
-                with urllib.request.urlopen(request, timeout=5, context=context) as response:
-                    pid = json.load(response)["pid"]
+                pid = get_json(host, "/pid", context)["pid"]
                 if parent_of(pid) == new:
                     served_at, served_by = time.monotonic() - start, pid
                     break

@@ -23,6 +23,22 @@ def index(request: Request) -> dict:
     }
 
 
+@app.get("/request")
+def describe_request(request: Request) -> dict:
+    """What the app believes about the request: the security checks compare it with the truth."""
+    return {
+        "app_dir": str(Path(__file__).parent),
+        "client": request.client.host if request.client else None,
+        "scheme": request.url.scheme,
+        "host": request.headers.get("host"),
+        "forwarding_headers": {
+            name: request.headers.get(name)
+            for name in ("x-forwarded-for", "x-real-ip", "forwarded", "x-forwarded-proto",
+                         "x-forwarded-host", "x-forwarded-port")
+        },
+    }
+
+
 @app.get("/health")
 def health() -> dict:
     return {"status": "ok", "version": VERSION}
