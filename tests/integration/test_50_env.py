@@ -19,11 +19,14 @@ SECRET = "asgi-secret-" + secrets.token_hex(8)
 def values(shared: str) -> dict[str, str]:
     """One variable for each kind of character a shell or an env-file parser treats specially."""
     return {
+        # First in the file (it is sorted): a shell that reads the file runs this before any
+        # later value can stop it with a syntax error.
+        "ASGI_A_BACKTICKS": f"a`touch {shared}/pwned-backtick`b",
         "ASGI_T_DOUBLE_QUOTES": 'say "hi" ""',
         "ASGI_T_SINGLE_QUOTES": "it's 'quoted' '",
         "ASGI_T_BACKSLASHES": 'a\\b \\" \\\\ \\n \\$ end\\',
         "ASGI_T_DOLLAR": f"$HOME ${{HOME}} $(touch {shared}/pwned-dollar) $$ $",
-        "ASGI_T_BACKTICKS": f"a`touch {shared}/pwned-backtick`b `",
+        "ASGI_T_LONE_BACKTICK": "a ` b",
         "ASGI_T_HASH": "# not a comment #",
         "ASGI_T_SPACES": "  at both ends  ",
         "ASGI_T_EQUALS": "a=b==c=",
@@ -45,7 +48,7 @@ def deployed(host, app_name, tmp_path_factory):
     shared = f"/srv/{app_name}/shared"
     source = tmp_path_factory.mktemp("env") / "app"
     shutil.copytree(PROJECT / "tests" / "sample_app", source)
-    (source / "VERSION").write_text("env\n")  # a new release, so the pre-start step runs
+    (source / "VERSION").write_text(f"env-{secrets.token_hex(4)}\n")  # a new release: the pre-start step runs
     dump = f"{shared}/pre-start-env.json"
     host.run(f"rm -f {dump} {shared}/pwned-*")
     given = values(shared)
