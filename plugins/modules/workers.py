@@ -225,15 +225,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_proc import (
     Fatal,
     NotReady,
+    Snapshot,
+    find_workers,
+)
+from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_wait import (
+    Reader,
+    WaitResult,
     check_unit_state,
     describe_target,
     failure_message,
-    find_workers,
     normalize_unit,
     parse_systemctl_show,
     read_pidfile,
     scale_signal,
     scale_workers,
+    unit_state,
     wait_for_workers,
 )
 
@@ -281,27 +287,27 @@ def main() -> None:
         kind, name = "pid", params["pid"]
 
     # Unit state of the most recent poll, kept for the result even on failure.
-    unit_state: dict[str, t.Any] = {"active_state": None, "sub_state": None, "main_pid": 0}
+    last: dict[str, t.Any] = {"active_state": None, "sub_state": None, "main_pid": 0}
 
-    def read() -> dict[str, t.Any]:
+    def read() -> Snapshot:
         if unit:
             rc, out, err = module.run_command([systemctl, "show", "--property=" + SHOW_PROPERTIES, "--", unit])
             if rc != 0:
                 raise Fatal("systemctl show failed (rc=%d): %s" % (rc, (err or out).strip()))
-            props = parse_systemctl_show(out)
-            unit_state.update(active_state=props.get("ActiveState"), sub_state=props.get("SubState"), main_pid=0)
-            main_pid = check_unit_state(props)
+            state = unit_state(parse_systemctl_show(out))
+            last.update(active_state=state.active_state, sub_state=state.sub_state, main_pid=0)
+            main_pid = check_unit_state(state)
         elif params["pidfile"]:
             main_pid = read_pidfile(params["pidfile"])
         else:
             main_pid = params["pid"]
-        unit_state["main_pid"] = main_pid
+        last["main_pid"] = main_pid
         try:
             return find_workers(PROC_ROOT, main_pid)
         except NotReady as e:
             if kind == "pid":
                 # A fixed PID that is gone will not come back: no point waiting.
-                raise Fatal(str(e), e.info)
+                raise Fatal(str(e))
             raise
 
     result: dict[str, t.Any] = dict(
@@ -313,43 +319,47 @@ def main() -> None:
         before = scale(module, read, expected, timeout, result) if params["scale"] else None
         if before is not None and module.check_mode and result["changed"]:
             # Nothing was signalled: report the workers as they are.
-            ok, snap, error, waited = True, before, None, 0.0
+            outcome = WaitResult(True, before, None, 0.0)
         else:
-            ok, snap, error, waited = wait_for_workers(
+            outcome = wait_for_workers(
                 read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL,
                 started_after=params["started_after"])
     except Fatal as e:
-        result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
-                      main_pid=unit_state["main_pid"])
+        result.update(active_state=last["active_state"], sub_state=last["sub_state"],
+                      main_pid=last["main_pid"])
         module.fail_json(msg="%s: %s" % (describe_target(kind, name), e), **result)
 
-    result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
-                  main_pid=unit_state["main_pid"], waited=round(waited, 2))
+    result.update(active_state=last["active_state"], sub_state=last["sub_state"],
+                  main_pid=last["main_pid"], waited=round(outcome.waited, 2))
+    snap = outcome.snapshot
     if snap is not None:
-        result.update(main_pid=snap["main_pid"], worker_pids=snap["worker_pids"],
-                      worker_count=snap["worker_count"], workers=snap["workers"], supervised=snap["supervised"])
-    if not ok:
+        workers = [dict(pid=w.pid, rss_bytes=w.rss_bytes, started_at=w.started_at, started_epoch=w.started_epoch,
+                        cmdline=w.cmdline) for w in snap.workers]
+        result.update(main_pid=snap.main_pid, worker_pids=snap.worker_pids, worker_count=snap.worker_count,
+                      workers=workers, supervised=snap.supervised)
+    if not outcome.ok:
         # Without expected this only happens when there was no main process to report on.
-        module.fail_json(msg=failure_message(kind, name, expected or 0, snap, error, waited, timeout,
+        module.fail_json(msg=failure_message(kind, name, expected or 0, snap, outcome.error, outcome.waited, timeout,
                                              params["started_after"]), **result)
     module.exit_json(**result)
 
 
-def scale(module: AnsibleModule, read: t.Callable[[], dict[str, t.Any]], expected: int, timeout: float,
-          result: dict[str, t.Any]) -> dict[str, t.Any]:
+def scale(module: AnsibleModule, read: Reader, expected: int, timeout: float,
+          result: dict[str, t.Any]) -> Snapshot:
     """Signal the supervisor until ``expected`` workers run; Fatal when it cannot.
 
     Returns the snapshot taken before any signal.
     """
-    snap, error = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)[1:3]
+    first = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)
+    snap = first.snapshot
     if snap is None:
-        raise Fatal("cannot scale: %s" % (error or "no main process"))
-    if scale_signal(snap["worker_count"], expected) is None:
+        raise Fatal("cannot scale: %s" % (first.error or "no main process"))
+    if scale_signal(snap.worker_count, expected) is None:
         return snap
-    if not snap["supervised"]:
+    if not snap.supervised:
         raise Fatal("cannot scale to %d workers: this Uvicorn runs a single process (no --workers of 2 or more), "
                     "so it has no supervisor to signal; restart it with --workers %d" % (expected, expected))
-    result.update(changed=True, scaled_from=snap["worker_count"])
+    result.update(changed=True, scaled_from=snap.worker_count)
     if module.check_mode:
         return snap
     before = snap
@@ -357,12 +367,12 @@ def scale(module: AnsibleModule, read: t.Callable[[], dict[str, t.Any]], expecte
     def send(pid: int, sig: str) -> None:
         os.kill(pid, getattr(signal, sig))
 
-    ok, snap, error, counts = scale_workers(before, read, send, expected, timeout, settle=SETTLE_SECONDS,
-                                            interval=POLL_INTERVAL)
-    if not ok:
-        found = snap["worker_count"] if snap else "no"
+    outcome = scale_workers(before, read, send, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)
+    if not outcome.ok:
+        found = outcome.snapshot.worker_count if outcome.snapshot else "no"
         raise Fatal("scaling from %d to %d workers stopped at %s workers (steps: %s): %s" % (
-            result["scaled_from"], expected, found, counts, error or "a signal had no effect within %s s" % timeout))
+            result["scaled_from"], expected, found, outcome.counts,
+            outcome.error or "a signal had no effect within %s s" % timeout))
     return before
 
 
