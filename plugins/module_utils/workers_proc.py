@@ -21,34 +21,82 @@ import datetime
 import os
 import time
 import typing as t
+from dataclasses import dataclass
 
 
 class NotReady(Exception):
-    """The service (or its main process) is not there yet; worth polling again.
-
-    ``info`` carries whatever was learnt (unit state, main pid) so that a
-    failure after the timeout can still report it.
-    """
-
-    def __init__(self, msg: str, info: dict[str, t.Any] | None = None) -> None:
-        super().__init__(msg)
-        self.info = info or {}
+    """The service (or its main process) is not there yet; worth polling again."""
 
 
 class Fatal(Exception):
     """A problem that waiting cannot fix (unknown unit, pid that never existed)."""
 
-    def __init__(self, msg: str, info: dict[str, t.Any] | None = None) -> None:
-        super().__init__(msg)
-        self.info = info or {}
 
+@dataclass(frozen=True)
+class ProcStat:
+    """The fields of /proc/<pid>/stat that matter here."""
 
-class ProcStat(t.NamedTuple):
     pid: int
     comm: str
     state: str
     ppid: int
     starttime: int  # clock ticks since boot
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process as read from /proc (or built by a caller from ps output)."""
+
+    pid: int
+    ppid: int
+    state: str
+    starttime: int  # clock ticks since boot
+    argv: list[str]
+    rss_bytes: int | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self.state in _GONE_STATES
+
+    @property
+    def cmdline(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One Uvicorn worker of a snapshot."""
+
+    pid: int
+    starttime: int  # clock ticks since boot: with the pid, names this exact process
+    started_epoch: float  # rounded to hundredths
+    started_at: str  # ISO-8601 UTC, to the second
+    cmdline: str
+    rss_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The Uvicorn workers under one main process at one moment."""
+
+    main_pid: int
+    workers: tuple[Worker, ...]  # sorted by pid
+    supervised: bool  # a supervisor that can add and retire workers
+    main_cmdline: str
+    main_is_uvicorn: bool
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [w.pid for w in self.workers]
+
+    @property
+    def worker_count(self) -> int:
+        return len(self.workers)
+
+    @property
+    def key(self) -> tuple[tuple[int, int], ...]:
+        """The exact worker set: a replaced worker may reuse a pid, not its start time."""
+        return tuple((w.pid, w.starttime) for w in self.workers)
 
 
 # Zombies have exited but are not reaped yet; X is "dead" on some kernels.
@@ -116,25 +164,6 @@ def parse_environ(raw: bytes) -> dict[str, str]:
     return env
 
 
-def parse_systemctl_show(text: str) -> dict[str, str]:
-    """Parse ``systemctl show --property=...`` output (``Key=value`` lines)."""
-    props = {}
-    for line in text.splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            props.setdefault(key.strip(), value.strip())
-    return props
-
-
-def normalize_unit(name: str) -> str:
-    """Append ``.service`` unless the name already has a unit suffix."""
-    suffixes = (".service", ".socket", ".target", ".scope", ".slice", ".timer",
-                ".mount", ".path", ".swap", ".device", ".automount")
-    if name.endswith(suffixes):
-        return name
-    return name + ".service"
-
-
 def started_epoch(starttime_ticks: int, boot_time: float, clk_tck: int) -> float:
     """Convert a starttime in clock ticks since boot to epoch seconds."""
     return boot_time + starttime_ticks / float(clk_tck)
@@ -159,7 +188,7 @@ def is_spawn_worker(argv: list[str]) -> bool:
     return "multiprocessing.spawn" in joined or "spawn_main" in joined
 
 
-def _is_uvicorn_command(argv: list[str]) -> str | None:
+def uvicorn_command(argv: list[str]) -> str | None:
     """Return "uvicorn", "fastapi-run", "fastapi-dev" or None for other commands."""
     for i, arg in enumerate(argv):
         base = os.path.basename(arg)
@@ -174,7 +203,8 @@ def _is_uvicorn_command(argv: list[str]) -> str | None:
     return None
 
 
-def _workers_flag(argv: list[str]) -> int | None:
+def workers_flag(argv: list[str]) -> int | None:
+    """The value of ``--workers`` (or ``--workers=N``); None when absent or not a number."""
     for i, arg in enumerate(argv):
         value = None
         if arg == "--workers" and i + 1 < len(argv):
@@ -200,12 +230,12 @@ def single_process_uvicorn(argv: list[str], environ: dict[str, str] | None) -> b
     be read (WEB_CONCURRENCY may start a supervisor); the caller decides from
     the children it finds.
     """
-    kind = _is_uvicorn_command(argv)
+    kind = uvicorn_command(argv)
     if kind is None:
         return False
     if "--reload" in argv or (kind == "fastapi-dev" and "--no-reload" not in argv):
         return False  # the reloader supervises one spawned server process
-    workers = _workers_flag(argv)
+    workers = workers_flag(argv)
     if workers is None:
         if environ is None:
             return None
@@ -214,6 +244,47 @@ def single_process_uvicorn(argv: list[str], environ: dict[str, str] | None) -> b
         except ValueError:
             workers = 1
     return workers <= 1
+
+
+# ------------------------------------------------------ building a snapshot ---
+
+def is_child(proc: Process, parent: Process) -> bool:
+    """A live child of ``parent``, not a pid reused since ``parent`` started."""
+    # A process started before the parent cannot be its child: the pid was
+    # reused between our reads.
+    return proc.ppid == parent.pid and not proc.gone and proc.starttime >= parent.starttime
+
+
+def worker_of(proc: Process, boot_time: float, clk_tck: int) -> Worker:
+    epoch = started_epoch(proc.starttime, boot_time, clk_tck)
+    return Worker(pid=proc.pid, starttime=proc.starttime, started_epoch=round(epoch, 2),
+                  started_at=iso_utc(epoch), cmdline=proc.cmdline, rss_bytes=proc.rss_bytes)
+
+
+def snapshot_of(
+    main: Process,
+    children: list[Process],
+    environ: dict[str, str] | None,
+    boot_time: float,
+    clk_tck: int,
+) -> Snapshot:
+    """Decide which processes are the Uvicorn workers of ``main``; no I/O.
+
+    ``children`` are the live children of ``main`` (see is_child), ``environ``
+    its environment or None when unreadable.
+    """
+    spawned = [c for c in children if is_spawn_worker(c.argv)]
+    single = single_process_uvicorn(main.argv, environ)
+    if single is None:
+        single = not spawned
+    workers = [main] if single else sorted(spawned, key=lambda p: p.pid)
+    return Snapshot(
+        main_pid=main.pid,
+        workers=tuple(worker_of(p, boot_time, clk_tck) for p in workers),
+        supervised=not single,
+        main_cmdline=main.cmdline,
+        main_is_uvicorn=uvicorn_command(main.argv) is not None,
+    )
 
 
 # ------------------------------------------------------- reading /proc ---
@@ -236,7 +307,7 @@ def read_boot_time(proc_root: str = "/proc", now: t.Callable[[], float] = time.t
         return float(read_btime(proc_root))
 
 
-def read_process(proc_root: str, pid: int) -> dict[str, t.Any] | None:
+def read_process(proc_root: str, pid: int) -> Process | None:
     """Read stat, cmdline and VmRSS of one process; None if it vanished."""
     base = os.path.join(proc_root, str(pid))
     try:
@@ -255,14 +326,7 @@ def read_process(proc_root: str, pid: int) -> dict[str, t.Any] | None:
     except (ValueError, IndexError):
         # A process exiting mid-read can leave an empty or truncated stat.
         return None
-    return {
-        "pid": pid,
-        "ppid": stat.ppid,
-        "state": stat.state,
-        "starttime": stat.starttime,
-        "argv": argv,
-        "rss_bytes": rss,
-    }
+    return Process(pid=pid, ppid=stat.ppid, state=stat.state, starttime=stat.starttime, argv=argv, rss_bytes=rss)
 
 
 def read_environ(proc_root: str, pid: int) -> dict[str, str] | None:
@@ -278,268 +342,27 @@ def list_pids(proc_root: str = "/proc") -> list[int]:
     return sorted(int(name) for name in os.listdir(proc_root) if name.isdigit())
 
 
-def children_of(proc_root: str, parent: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+def children_of(proc_root: str, parent: Process) -> list[Process]:
     """Live children of ``parent``; scans every pid (no CONFIG_PROC_CHILDREN needed)."""
     found = []
     for pid in list_pids(proc_root):
-        if pid == parent["pid"]:
+        if pid == parent.pid:
             continue
         proc = read_process(proc_root, pid)
-        if proc is None or proc["ppid"] != parent["pid"]:
-            continue
-        if proc["state"] in _GONE_STATES:
-            continue
-        # A process started before the parent cannot be its child: the pid was
-        # reused between our reads.
-        if proc["starttime"] < parent["starttime"]:
-            continue
-        found.append(proc)
+        if proc is not None and is_child(proc, parent):
+            found.append(proc)
     return found
 
 
-def _worker_entry(proc: dict[str, t.Any], boot_time: float, clk_tck: int) -> dict[str, t.Any]:
-    epoch = started_epoch(proc["starttime"], boot_time, clk_tck)
-    return {
-        "pid": proc["pid"],
-        "rss_bytes": proc["rss_bytes"],
-        "started_at": iso_utc(epoch),
-        "started_epoch": round(epoch, 2),
-        "cmdline": " ".join(proc["argv"]),
-    }
-
-
-def find_workers(proc_root: str, main_pid: int, clk_tck: int | None = None) -> dict[str, t.Any]:
+def find_workers(proc_root: str, main_pid: int, clk_tck: int | None = None) -> Snapshot:
     """Snapshot of the Uvicorn workers under ``main_pid``.
 
-    Returns ``{main_pid, worker_pids, worker_count, workers, key,
-    main_cmdline, main_is_uvicorn}`` where ``key`` identifies the exact set
-    (pid + starttime) for stability checks.
     Raises NotReady when the main process is gone or a zombie.
     """
     if clk_tck is None:
         clk_tck = os.sysconf("SC_CLK_TCK")
-    parent = read_process(proc_root, main_pid)
-    if parent is None or parent["state"] in _GONE_STATES:
-        raise NotReady("process %d is not running" % main_pid, {"main_pid": main_pid})
+    main = read_process(proc_root, main_pid)
+    if main is None or main.gone:
+        raise NotReady("process %d is not running" % main_pid)
     boot_time = read_boot_time(proc_root)
-
-    children = children_of(proc_root, parent)
-    spawned = [c for c in children if is_spawn_worker(c["argv"])]
-    single = single_process_uvicorn(parent["argv"], read_environ(proc_root, main_pid))
-    if single is None:
-        single = not spawned
-    workers = [parent] if single else spawned
-    workers.sort(key=lambda p: p["pid"])
-    return {
-        "main_pid": main_pid,
-        "worker_pids": [p["pid"] for p in workers],
-        "worker_count": len(workers),
-        "workers": [_worker_entry(p, boot_time, clk_tck) for p in workers],
-        "key": tuple((p["pid"], p["starttime"]) for p in workers),
-        "main_cmdline": " ".join(parent["argv"]),
-        "main_is_uvicorn": _is_uvicorn_command(parent["argv"]) is not None,
-        "supervised": not single,
-    }
-
-
-def read_pidfile(path: str) -> int:
-    """PID from a pidfile; NotReady while it is missing/empty (service starting).
-
-    Messages do not name the file; callers prefix them.
-    """
-    try:
-        with open(path) as f:
-            content = f.read().strip()
-    except FileNotFoundError:
-        raise NotReady("does not exist")
-    except OSError as e:
-        raise Fatal("cannot be read: %s" % e)
-    if not content:
-        raise NotReady("is empty")
-    try:
-        pid = int(content.split()[0])
-    except ValueError:
-        raise Fatal("does not contain a pid: %r" % content[:80])
-    if pid <= 0:
-        raise Fatal("contains invalid pid %d" % pid)
-    return pid
-
-
-# ----------------------------------------------------------- unit state ---
-
-def check_unit_state(props: dict[str, str]) -> int:
-    """Return MainPID of an active unit, else raise Fatal/NotReady with the state.
-
-    Messages do not name the unit; callers prefix them (see describe_target).
-    """
-    info = {
-        "active_state": props.get("ActiveState"),
-        "sub_state": props.get("SubState"),
-        "load_state": props.get("LoadState"),
-    }
-    try:
-        main_pid = int(props.get("MainPID") or 0)
-    except ValueError:
-        main_pid = 0
-    info["main_pid"] = main_pid
-    state = "ActiveState=%s, SubState=%s, MainPID %d" % (info["active_state"], info["sub_state"], main_pid)
-    if info["load_state"] == "not-found":
-        raise Fatal("does not exist (LoadState=not-found)", info)
-    if info["load_state"] == "masked":
-        raise Fatal("is masked (LoadState=masked)", info)
-    if info["active_state"] not in ("active", "reloading"):
-        raise NotReady("is not running (%s)" % state, info)
-    if main_pid == 0:
-        # Type=oneshot or forking without PIDFile= leaves systemd without a main pid.
-        raise NotReady("has no main process (%s)" % state, info)
-    return main_pid
-
-
-# ---------------------------------------------------------------- waiting ---
-
-def wait_for_workers(
-    read: t.Callable[[], dict[str, t.Any]],
-    expected: int | None,
-    timeout: float,
-    settle: float = 0.5,
-    interval: float = 0.25,
-    clock: t.Callable[[], float] = time.monotonic,
-    sleep: t.Callable[[float], None] = time.sleep,
-    started_after: float | None = None,
-) -> tuple[bool, dict[str, t.Any] | None, NotReady | None, float]:
-    """Poll ``read`` until the expected number of workers is there and stable.
-
-    ``read`` returns a snapshot (see find_workers, plus any unit info) or
-    raises NotReady (retried) / Fatal (propagates).  Success needs the same
-    worker set (pids and start times) for ``settle`` seconds, so a worker that
-    crash-loops is not mistaken for a healthy one; with ``timeout`` 0 one read
-    decides.  Without ``expected`` the first good read is returned.  With
-    ``started_after`` (epoch seconds) every worker must also have started
-    after that moment, e.g. after a new release went live.
-
-    Returns ``(ok, last_snapshot, last_not_ready_error, waited_seconds)``.
-    """
-    start = clock()
-    deadline = start + timeout
-    last_key = None
-    stable_since = start
-    while True:
-        now = clock()
-        snap = None
-        error = None
-        try:
-            snap = read()
-        except NotReady as e:
-            error = e
-            last_key = None
-        if snap is not None:
-            key = (snap["main_pid"], snap["key"])
-            if key != last_key:
-                last_key = key
-                stable_since = now
-            if expected is None and started_after is None:
-                return True, snap, None, now - start
-            fresh = snap["worker_count"] > 0 and not older_workers(snap, started_after)
-            count_ok = expected is None or snap["worker_count"] == expected
-            if count_ok and fresh and (now - stable_since >= settle or now >= deadline):
-                return True, snap, None, now - start
-        if now >= deadline:
-            return False, snap, error, now - start
-        sleep(min(interval, deadline - now))
-
-
-def older_workers(snap: dict[str, t.Any], started_after: float | None) -> list[int]:
-    """PIDs of the workers in ``snap`` that started before ``started_after``."""
-    if started_after is None:
-        return []
-    return [w["pid"] for w in snap["workers"] if w["started_epoch"] <= started_after]
-
-
-def scale_signal(current: int, expected: int) -> str | None:
-    """The signal that moves a Uvicorn supervisor one worker towards ``expected``."""
-    if current < expected:
-        return "SIGTTIN"
-    if current > expected:
-        return "SIGTTOU"
-    return None
-
-
-def scale_workers(
-    first: dict[str, t.Any],
-    read: t.Callable[[], dict[str, t.Any]],
-    send: t.Callable[[int, str], None],
-    expected: int,
-    step_timeout: float,
-    settle: float = 0.5,
-    interval: float = 0.25,
-    clock: t.Callable[[], float] = time.monotonic,
-    sleep: t.Callable[[float], None] = time.sleep,
-) -> tuple[bool, dict[str, t.Any] | None, NotReady | None, list[int]]:
-    """Add or remove workers one signal at a time until ``expected`` run.
-
-    One signal per step, then wait for its effect: Python merges a burst of the
-    same signal into one handler call, so sending several at once loses some.
-    ``first`` is the caller's snapshot before any signal, ``send(main_pid,
-    signal_name)`` delivers a signal.  Returns ``(ok, last_snapshot,
-    last_not_ready_error, counts)`` with the count after each step.
-    """
-    ok, snap, error = True, first, None
-    counts: list[int] = []
-    while ok and snap is not None:
-        sig = scale_signal(snap["worker_count"], expected)
-        if sig is None:
-            break
-        target = snap["worker_count"] + (1 if sig == "SIGTTIN" else -1)
-        send(snap["main_pid"], sig)
-        ok, snap, error = wait_for_workers(read, target, step_timeout, settle, interval, clock, sleep)[:3]
-        if snap is not None:
-            counts.append(snap["worker_count"])
-    return ok, snap, error, counts
-
-
-def describe_target(kind: str, name: str | int, main_pid: int | None = None) -> str:
-    """``unit app.service (MainPID 1234)``, ``pidfile /run/app.pid (PID 1234)`` or ``PID 1234``."""
-    if kind == "pid":
-        return "PID %s" % name
-    label = "%s %s" % (kind, name)
-    if main_pid:
-        label += " (%s %d)" % ("MainPID" if kind == "unit" else "PID", main_pid)
-    return label
-
-
-def failure_message(
-    kind: str,
-    name: str | int,
-    expected: int,
-    snap: dict[str, t.Any] | None,
-    error: NotReady | None,
-    waited: float,
-    timeout: float,
-    started_after: float | None = None,
-) -> str:
-    """Message a person can act on, e.g.
-
-    ``unit app.service (MainPID 1234): expected 4 Uvicorn workers, found 3:
-    [1301, 1302, 1305] after waiting 30.0 s``
-
-    ``kind`` is "unit", "pidfile" or "pid" and ``name`` its value.
-    """
-    when = "after waiting %.1f s" % waited if timeout > 0 else "(checked once, timeout 0)"
-    if snap is None:
-        reason = str(error) if error is not None else "no information"
-        msg = "%s: %s %s" % (describe_target(kind, name), reason, when)
-        if kind == "unit":
-            msg += "; see journalctl -u %s" % name
-        return msg
-    msg = "%s: expected %d Uvicorn workers, found %d: %s %s" % (
-        describe_target(kind, name, snap["main_pid"]), expected, snap["worker_count"],
-        snap["worker_pids"], when)
-    older = older_workers(snap, started_after)
-    if (snap["worker_count"] == expected or not expected) and older and started_after is not None:
-        msg = "%s: expected %s Uvicorn workers started after %s, but %d of %d started before: %s %s" % (
-            describe_target(kind, name, snap["main_pid"]), expected or "all", iso_utc(started_after), len(older),
-            snap["worker_count"], older, when)
-    if not snap["worker_count"] and snap.get("main_is_uvicorn") is False:
-        # Typically a wrapper script that runs uvicorn without exec.
-        msg += "; the main process is not a uvicorn/fastapi command: %r" % snap.get("main_cmdline", "")[:200]
-    return msg
+    return snapshot_of(main, children_of(proc_root, main), read_environ(proc_root, main_pid), boot_time, clk_tck)

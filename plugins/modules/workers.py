@@ -225,15 +225,23 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_proc import (
     Fatal,
     NotReady,
+    Snapshot,
+    Worker,
+    find_workers,
+)
+from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_wait import (
+    Reader,
+    UnitState,
+    WaitResult,
     check_unit_state,
     describe_target,
     failure_message,
-    find_workers,
     normalize_unit,
     parse_systemctl_show,
     read_pidfile,
     scale_signal,
     scale_workers,
+    unit_state,
     wait_for_workers,
 )
 
@@ -242,6 +250,55 @@ PROC_ROOT = "/proc"
 SETTLE_SECONDS = 0.5
 POLL_INTERVAL = 0.25
 SHOW_PROPERTIES = "MainPID,ActiveState,SubState,LoadState"
+
+
+class Target:
+    """The unit, pidfile or PID to check; remembers what the last poll learnt.
+
+    The unit state and main PID of the most recent poll are reported even when
+    it failed, so that a timeout still says what the unit was doing.
+    """
+
+    def __init__(self, module: AnsibleModule, unit: str | None, pidfile: str | None, pid: int | None) -> None:
+        self.module = module
+        self.unit = unit
+        self.pidfile = pidfile
+        self.pid = pid
+        # How messages name the target (see describe_target).
+        if unit:
+            self.kind, self.name = "unit", unit
+        elif pidfile:
+            self.kind, self.name = "pidfile", pidfile
+        else:
+            self.kind, self.name = "pid", pid
+        self.systemctl = module.get_bin_path("systemctl", required=True) if unit else ""
+        self.unit_state: UnitState | None = None
+        self.main_pid = 0
+
+    def read(self) -> Snapshot:
+        if self.unit:
+            self.unit_state = self.show_unit(self.unit)
+            self.main_pid = 0
+            main_pid = check_unit_state(self.unit_state)
+        elif self.pidfile:
+            main_pid = read_pidfile(self.pidfile)
+        else:
+            main_pid = self.pid
+        self.main_pid = main_pid
+        try:
+            return find_workers(PROC_ROOT, main_pid)
+        except NotReady as e:
+            if self.pid is not None:
+                # A fixed PID that is gone will not come back: no point waiting.
+                raise Fatal(str(e))
+            raise
+
+    def show_unit(self, unit: str) -> UnitState:
+        cmd = [self.systemctl, "show", "--property=" + SHOW_PROPERTIES, "--", unit]
+        rc, out, err = self.module.run_command(cmd)
+        if rc != 0:
+            raise Fatal("systemctl show failed (rc=%d): %s" % (rc, (err or out).strip()))
+        return unit_state(parse_systemctl_show(out))
 
 
 def main() -> None:
@@ -272,98 +329,86 @@ def main() -> None:
     if params["pid"] is not None and params["pid"] < 1:
         module.fail_json(msg="pid must be a positive integer, got %d" % params["pid"])
 
-    if unit:
-        kind, name = "unit", unit
-        systemctl = module.get_bin_path("systemctl", required=True)
-    elif params["pidfile"]:
-        kind, name = "pidfile", params["pidfile"]
-    else:
-        kind, name = "pid", params["pid"]
+    target = Target(module, unit, params["pidfile"], params["pid"])
 
-    # Unit state of the most recent poll, kept for the result even on failure.
-    unit_state: dict[str, t.Any] = {"active_state": None, "sub_state": None, "main_pid": 0}
-
-    def read() -> dict[str, t.Any]:
-        if unit:
-            rc, out, err = module.run_command([systemctl, "show", "--property=" + SHOW_PROPERTIES, "--", unit])
-            if rc != 0:
-                raise Fatal("systemctl show failed (rc=%d): %s" % (rc, (err or out).strip()))
-            props = parse_systemctl_show(out)
-            unit_state.update(active_state=props.get("ActiveState"), sub_state=props.get("SubState"), main_pid=0)
-            main_pid = check_unit_state(props)
-        elif params["pidfile"]:
-            main_pid = read_pidfile(params["pidfile"])
-        else:
-            main_pid = params["pid"]
-        unit_state["main_pid"] = main_pid
-        try:
-            return find_workers(PROC_ROOT, main_pid)
-        except NotReady as e:
-            if kind == "pid":
-                # A fixed PID that is gone will not come back: no point waiting.
-                raise Fatal(str(e), e.info)
-            raise
-
-    result: dict[str, t.Any] = dict(
-        changed=False, unit=unit, expected=expected, main_pid=0, worker_pids=[], worker_count=0,
-        workers=[], active_state=None, sub_state=None, waited=0.0, scaled_from=None, supervised=False,
-    )
-
+    # The worker count before scaling; set as soon as scaling is decided, so that
+    # a failure half-way still reports changed.
+    scaled_from: int | None = None
     try:
-        before = scale(module, read, expected, timeout, result) if params["scale"] else None
-        if before is not None and module.check_mode and result["changed"]:
-            # Nothing was signalled: report the workers as they are.
-            ok, snap, error, waited = True, before, None, 0.0
+        before = scaling_start(target.read, expected, timeout) if params["scale"] else None
+        if before is not None:
+            scaled_from = before.worker_count
+        if before is not None and module.check_mode:
+            # Nothing is signalled: report the workers as they are.
+            outcome = WaitResult(True, before, None, 0.0)
         else:
-            ok, snap, error, waited = wait_for_workers(
-                read, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL,
-                started_after=params["started_after"])
+            if before is not None:
+                scale(target.read, before, expected, timeout)
+            outcome = wait_for_workers(target.read, expected, timeout, settle=SETTLE_SECONDS,
+                                       interval=POLL_INTERVAL, started_after=params["started_after"])
     except Fatal as e:
-        result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
-                      main_pid=unit_state["main_pid"])
-        module.fail_json(msg="%s: %s" % (describe_target(kind, name), e), **result)
+        module.fail_json(msg="%s: %s" % (describe_target(target.kind, target.name), e),
+                         **module_result(target, expected, None, 0.0, scaled_from))
 
-    result.update(active_state=unit_state["active_state"], sub_state=unit_state["sub_state"],
-                  main_pid=unit_state["main_pid"], waited=round(waited, 2))
-    if snap is not None:
-        result.update(main_pid=snap["main_pid"], worker_pids=snap["worker_pids"],
-                      worker_count=snap["worker_count"], workers=snap["workers"], supervised=snap["supervised"])
-    if not ok:
+    result = module_result(target, expected, outcome.snapshot, outcome.waited, scaled_from)
+    if not outcome.ok:
         # Without expected this only happens when there was no main process to report on.
-        module.fail_json(msg=failure_message(kind, name, expected or 0, snap, error, waited, timeout,
-                                             params["started_after"]), **result)
+        module.fail_json(msg=failure_message(target.kind, target.name, expected or 0, outcome.snapshot, outcome.error,
+                                             outcome.waited, timeout, params["started_after"]), **result)
     module.exit_json(**result)
 
 
-def scale(module: AnsibleModule, read: t.Callable[[], dict[str, t.Any]], expected: int, timeout: float,
-          result: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Signal the supervisor until ``expected`` workers run; Fatal when it cannot.
-
-    Returns the snapshot taken before any signal.
-    """
-    snap, error = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)[1:3]
+def scaling_start(read: Reader, expected: int, timeout: float) -> Snapshot | None:
+    """The snapshot to scale from, None when it already runs ``expected``; Fatal when it cannot scale."""
+    first = wait_for_workers(read, None, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)
+    snap = first.snapshot
     if snap is None:
-        raise Fatal("cannot scale: %s" % (error or "no main process"))
-    if scale_signal(snap["worker_count"], expected) is None:
-        return snap
-    if not snap["supervised"]:
+        raise Fatal("cannot scale: %s" % (first.error or "no main process"))
+    if scale_signal(snap.worker_count, expected) is None:
+        return None
+    if not snap.supervised:
         raise Fatal("cannot scale to %d workers: this Uvicorn runs a single process (no --workers of 2 or more), "
                     "so it has no supervisor to signal; restart it with --workers %d" % (expected, expected))
-    result.update(changed=True, scaled_from=snap["worker_count"])
-    if module.check_mode:
-        return snap
-    before = snap
+    return snap
+
+
+def scale(read: Reader, before: Snapshot, expected: int, timeout: float) -> None:
+    """Signal the supervisor until ``expected`` workers run; Fatal when it does not follow."""
 
     def send(pid: int, sig: str) -> None:
         os.kill(pid, getattr(signal, sig))
 
-    ok, snap, error, counts = scale_workers(before, read, send, expected, timeout, settle=SETTLE_SECONDS,
-                                            interval=POLL_INTERVAL)
-    if not ok:
-        found = snap["worker_count"] if snap else "no"
+    outcome = scale_workers(before, read, send, expected, timeout, settle=SETTLE_SECONDS, interval=POLL_INTERVAL)
+    if not outcome.ok:
+        found = outcome.snapshot.worker_count if outcome.snapshot else "no"
         raise Fatal("scaling from %d to %d workers stopped at %s workers (steps: %s): %s" % (
-            result["scaled_from"], expected, found, counts, error or "a signal had no effect within %s s" % timeout))
-    return before
+            before.worker_count, expected, found, outcome.counts,
+            outcome.error or "a signal had no effect within %s s" % timeout))
+
+
+def module_result(target: Target, expected: int | None, snap: Snapshot | None, waited: float,
+                  scaled_from: int | None) -> dict[str, t.Any]:
+    """The documented return values (see RETURN); without a snapshot, what the last poll learnt."""
+    state = target.unit_state
+    return dict(
+        changed=scaled_from is not None,
+        unit=target.unit,
+        expected=expected,
+        main_pid=snap.main_pid if snap else target.main_pid,
+        worker_pids=snap.worker_pids if snap else [],
+        worker_count=snap.worker_count if snap else 0,
+        workers=[worker_result(w) for w in snap.workers] if snap else [],
+        active_state=state.active_state if state else None,
+        sub_state=state.sub_state if state else None,
+        waited=round(waited, 2),
+        scaled_from=scaled_from,
+        supervised=snap.supervised if snap else False,
+    )
+
+
+def worker_result(worker: Worker) -> dict[str, t.Any]:
+    return dict(pid=worker.pid, rss_bytes=worker.rss_bytes, started_at=worker.started_at,
+                started_epoch=worker.started_epoch, cmdline=worker.cmdline)
 
 
 if __name__ == "__main__":

@@ -256,3 +256,15 @@ def test_scale_single_process_fails_clearly(run, fake_proc, argvs):
     fake_proc.add(1234, 1, argvs.supervisor(1), comm="uvicorn", starttime=5000, environ={})
     result = run({"unit": "app", "expected": 3, "scale": True, "timeout": 0.1}, expect=FailJson)
     assert "single process" in result["msg"] and "--workers 3" in result["msg"]
+
+
+def test_scale_that_stops_half_way_reports_changed(run, uvicorn_tree, monkeypatch):
+    sent = []
+    monkeypatch.setattr(workers.os, "kill", lambda pid, sig: sent.append((pid, sig)))  # a deaf supervisor
+    result = run({"unit": "app", "expected": 5, "scale": True, "timeout": 0.1}, expect=FailJson)
+    assert result["msg"] == ("unit app.service: scaling from 3 to 5 workers stopped at 3 workers (steps: [3]): "
+                             "a signal had no effect within 0.1 s")
+    assert sent == [(1234, workers.signal.SIGTTIN)]
+    assert result["changed"] is True and result["scaled_from"] == 3
+    assert result["main_pid"] == 1234 and result["active_state"] == "active"
+    assert result["worker_pids"] == [] and result["waited"] == 0.0
