@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, asgi.uvicorn contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: valid
+short_description: Whether a value may be written as it is into a unit file, an nginx site or a path
+version_added: 0.2.0
+description:
+  - One definition of each rule the roles' checks share. A value that passes is spliced into
+    systemd units, nginx sites and paths with no quoting.
+  - A list passes when every item does.
+author:
+  - asgi.uvicorn maintainers (@asgi-uvicorn)
+options:
+  _input:
+    description: The value, or a list of values.
+    type: raw
+    required: true
+  kind:
+    description:
+      - V(name) - an app, unit or site name, C(^[a-z][a-z0-9_-]{0,31}$).
+      - V(account) - a system user or group name.
+      - V(plain_path) - an absolute path of letters, digits, C(.), C(_), C(-) and C(/), without C(..).
+      - V(dns_name) - a host name such as C(app.example.com), or a wildcard C(*.example.com).
+      - V(ip_network) - an IPv4 or IPv6 address or CIDR network.
+      - V(nginx_size) - a number with an optional C(k), C(m) or C(g).
+    type: str
+    required: true
+    choices: [name, account, plain_path, dns_name, ip_network, nginx_size]
+"""
+
+EXAMPLES = r"""
+- name: Check a name before it goes into a unit file
+  ansible.builtin.assert:
+    that: app_name | asgi.uvicorn.valid('name')
+"""
+
+RETURN = r"""
+_value:
+  description: Whether the value (every item of a list) is valid.
+  type: bool
+"""
+
+import ipaddress
+import re
+
+from ansible.errors import AnsibleFilterError
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_PATH = re.compile(r"/[A-Za-z0-9._/-]+")
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_SIZE = re.compile(r"[0-9]+[kKmMgG]?")
+
+
+def is_name(value) -> bool:
+    """An app, unit or site name: lowercase letter first, then letters, digits, '-' or '_' (max 32)."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
+
+
+def is_account(value) -> bool:
+    """A system user or group name."""
+    return isinstance(value, str) and _ACCOUNT.fullmatch(value) is not None
+
+
+def is_plain_path(value) -> bool:
+    """An absolute path of letters, digits, '.', '_', '-' and '/', without '..' segments."""
+    return (isinstance(value, str) and _PATH.fullmatch(value) is not None
+            and ".." not in value.split("/"))
+
+
+def is_dns_name(value) -> bool:
+    """A host name such as app.example.com, optionally a wildcard (*.example.com)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 253:
+        return False
+    labels = value.split(".")
+    if labels[0] == "*" and len(labels) > 1:
+        labels = labels[1:]
+    return all(_LABEL.fullmatch(label) for label in labels)
+
+
+def is_ip_network(value) -> bool:
+    """An IPv4 or IPv6 address or network in CIDR notation (10.0.0.2, 10.0.1.0/24, fd00::/8)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def is_nginx_size(value) -> bool:
+    """A size in nginx's syntax: a number with an optional k, m or g."""
+    return _SIZE.fullmatch(str(value)) is not None
+
+
+
+RULES = {
+    "name": is_name,
+    "account": is_account,
+    "plain_path": is_plain_path,
+    "dns_name": is_dns_name,
+    "ip_network": is_ip_network,
+    "nginx_size": is_nginx_size,
+}
+
+
+def valid(value, kind: str) -> bool:
+    if kind not in RULES:
+        raise AnsibleFilterError("valid: unknown kind %r; use one of %s" % (kind, ", ".join(sorted(RULES))))
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return all(RULES[kind](item) for item in values)
+
+
+class FilterModule:
+    def filters(self) -> dict:
+        return {"valid": valid}
