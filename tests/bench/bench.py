@@ -164,7 +164,7 @@ def container_ip() -> str:
     return out[0] if out else die(f"no IP address for {NAME}")
 
 
-def write_inventory(state: Path, extra_args: list[str]) -> Path:
+def write_inventory(state: Path, extra_args: list[str], ip: str) -> Path:
     inv = state / "inventory.yml"
     lines = [
         "# Written by tests/bench/bench.py: the local test host of `make bench`.",
@@ -181,7 +181,7 @@ def write_inventory(state: Path, extra_args: list[str]) -> Path:
         f"      proxy_server_name: {HOSTNAME}",
         # wrk sends the URL's host, here the host's address, as the TLS SNI: nginx refuses a
         # handshake for a name the site does not serve.
-        "      proxy_server_aliases: [\"{{ ansible_facts.default_ipv4.address }}\"]",
+        f"      proxy_server_aliases: [{ip}]",
     ]
     if extra_args:
         lines.append(f"      service_extra_args: {json.dumps(extra_args)}")
@@ -659,18 +659,22 @@ def main() -> None:
     plot_python = ensure_plot_venv()
     image = test_host_image()
     extra_args = json.loads(os.environ.get("ASGI_BENCH_SERVICE_EXTRA_ARGS", "[]"))
-    inv = write_inventory(state, extra_args)
     deploy_play = str(ROOT / "playbooks" / "deploy.yml")
     workers_play = str(HERE / "workers.yml")
 
     converge = {}
     stamp = state / "applied-inventory.sha256"
-    inv_hash = hashlib.sha256(inv.read_bytes()).hexdigest()
     reuse = (args.reuse or smoke) and container_running(image)
-    if reuse and host_sh(f"systemctl is-active {APP}.service nginx.service", check=False).split() == ["active", "active"]:
+    reusing = reuse and host_sh(f"systemctl is-active {APP}.service nginx.service",
+                                check=False).split() == ["active", "active"]
+    if not reusing:
+        start_container(image)
+    ip = container_ip()
+    inv = write_inventory(state, extra_args, ip)
+    inv_hash = hashlib.sha256(inv.read_bytes()).hexdigest()
+    if reusing:
         say(f"reusing the running test host {NAME}")
     else:
-        start_container(image)
         w0 = args.workers[0]
         converge["fresh"] = playbook(inv, deploy_play, w0, out_dir / "deploy-fresh.log") | {"workers": w0}
         say(f"fresh deploy: {converge['fresh']['seconds']} s, changed={converge['fresh']['changed']}")
@@ -682,7 +686,6 @@ def main() -> None:
     stale = reuse and (not stamp.is_file() or stamp.read_text().strip() != inv_hash)
 
     naive_setup_s = setup_naive() if "naive" in args.setups else None
-    ip = container_ip()
     urls = {
         "ours": (f"https://{ip}{PATH}", HOSTNAME, f"{APP}.service"),
         "direct": (f"http://{ip}:{DIRECT_PORT}{PATH}", None, f"{APP}-direct.service"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 
@@ -26,9 +27,9 @@ def test_code_only_change_reloads(host, app_name, https, tmp_path):
     (source / "VERSION").write_text("2\n")
     proc = run_deploy({"app_source": str(source)})
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "Reload the Uvicorn service" in proc.stdout
-    assert "Restart the Uvicorn service" not in proc.stdout.replace(
-        "RUNNING HANDLER [asgi.uvicorn.service : Restart", "")
+    # The service role's one decision, as it prints it.
+    assert re.search(rf"\b{app_name}: reload \(the release changed", proc.stdout), proc.stdout[-3000:]
+    assert not re.search(rf"\b{app_name}: restart \(", proc.stdout)
     wait_for_version(https, "2")
     failed, after = run_workers_module({"unit": app_name, "expected": 4, "timeout": 60})
     assert not failed, after.get("msg")
