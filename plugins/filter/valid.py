@@ -100,7 +100,6 @@ def is_nginx_size(value) -> bool:
     return _SIZE.fullmatch(str(value)) is not None
 
 
-
 RULES = {
     "name": is_name,
     "account": is_account,
