@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Run `ansible-test` (sanity, units, ...) on this collection, offline but for PyPI.
 #
-#   tests/helpers/ansible-test.sh sanity            # what `make sanity` runs
-#   tests/helpers/ansible-test.sh units             # what `make units` runs
-#   ASGI_VENV=.venv-py312 tests/helpers/ansible-test.sh sanity   # another venv / ansible-core
-#   tests/helpers/ansible-test.sh --tarball sanity  # on the built tarball, as installed
+#   tests/helpers/ansible-test.sh --tarball sanity  # what `make sanity` runs: the built tarball
+#   tests/helpers/ansible-test.sh units             # what `make units` runs: a checkout copy
+#   tests/helpers/ansible-test.sh sanity            # sanity on a copy of the checkout
+#   ASGI_VENV=.venv-py312 tests/helpers/ansible-test.sh --tarball sanity   # another ansible-core
 #
 # - Uses the ansible-test and the Python of the virtualenv $ASGI_VENV (default .venv, made by
 #   `make setup`), `--python` set to that Python's version. Extra arguments go to ansible-test.
