@@ -11,13 +11,20 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
+# ansible-core lines between the two scenario legs (README, "Supported versions"): each gets
+# `ansible-test sanity` only, in a venv of its own (tests/requirements-core<line>.in).
+SANITY_ONLY_CORES := 2.20
+# The reviewer's tools (galaxy-importer, antsibull-docs, ansible-builder): tests/requirements-tools.in.
+TOOLS := $(CURDIR)/.venv-tools/bin
 
 .PHONY: help setup demo test test-hosts scenario lint sanity units unit molecule install-test docs docs-check bench bench-smoke requirements test-py312 molecule-default
+.PHONY: sanity-lines galaxy-importer docs-lint docs-site requirements-extra $(addprefix sanity-,$(SANITY_ONLY_CORES))
 
 help:
 	@echo "make demo   deploy the sample app with 4 workers to a local systemd test host"
-	@echo "make test   lint, sanity, unit tests, every scenario, install test, on two ansible-cores"
+	@echo "make test   lint, sanity, reviewer checks, unit tests, every scenario, install test"
 	@echo "make bench  the benchmark of docs/performance.md (5-9 minutes)"
+	@echo "make docs-site  the collection's docs site in .cache/docs-site/build/html"
 	@echo "make setup  only the set-up both of them run first"
 
 setup:
@@ -26,10 +33,11 @@ setup:
 demo: setup
 	@tests/helpers/demo.sh
 
-# The fast checks first, then the test hosts two at a time (they mostly wait on Ansible, apt and
-# pip inside the hosts, so two fit on 2 cores): the 3.11 leg's scenarios, the install test and
-# the benchmark smoke run, beside the 3.12 leg. Each job's output is printed when it ends.
-test: setup lint sanity units unit docs-check
+# The fast checks first (with what a Galaxy or Automation Hub reviewer runs on the built
+# tarball), then the test hosts two at a time (they mostly wait on Ansible, apt and pip inside
+# the hosts, so two fit on 2 cores): the 3.11 leg's scenarios, the install test and the
+# benchmark smoke run, beside the 3.12 leg. Each job's output is printed when it ends.
+test: setup lint sanity units unit docs-check docs-lint galaxy-importer sanity-lines
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-hosts test-py312
 
 test-hosts: molecule install-test bench-smoke
@@ -62,15 +70,44 @@ molecule-default:
 	name=$${ASGI_TESTHOST_NAME:-asgi-uvicorn-default}; \
 	  MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/$$name molecule test -s default
 
-# Owned by the issue-6 work (ansible-test, build-and-install, docs).
-# ansible-test from a copy of the collection, offline but for PyPI (see the script). tests/ holds
-# the pytest and testinfra suites (not shipped; `make unit`, molecule), so sanity skips it.
-# ASGI_VENV=.venv-py312 runs both with that venv's Python and ansible-core.
+# ansible-test, offline but for PyPI (see the script). Sanity runs on the tarball that
+# `ansible-galaxy collection build` makes, installed into a collections path of its own: what
+# a user gets (tests/, the pytest and testinfra suites, is not shipped). Units run on a copy of
+# the checkout, as they need tests/unit. ASGI_VENV=.venv-py312 runs both with that venv's
+# Python and ansible-core; `make test-py312` does.
 sanity:
-	tests/helpers/ansible-test.sh sanity --exclude tests/
+	tests/helpers/ansible-test.sh --tarball sanity
 
 units:
 	tests/helpers/ansible-test.sh units
+
+# Sanity on the ansible-core lines that have no scenario leg.
+sanity-lines: $(addprefix sanity-,$(SANITY_ONLY_CORES))
+
+$(addprefix sanity-,$(SANITY_ONLY_CORES)): sanity-%:
+	@tests/helpers/setup.sh core$*
+	ASGI_VENV=.venv-core$* tests/helpers/ansible-test.sh --tarball sanity
+
+# galaxy-importer, as Galaxy and Automation Hub run it on an upload, on the built tarball, with
+# tests/galaxy-importer.cfg; fails on any error or warning. Also checks what
+# `ansible-builder introspect` reads from meta/execution-environment.yml.
+galaxy-importer:
+	@tests/helpers/setup.sh tools
+	tests/helpers/galaxy-importer.sh
+
+# antsibull-docs' linter of the collection's docs: plugin and role docs (markup, references,
+# schema) and docs/docsite. The tools venv's ansible-core finds the collection through
+# ANSIBLE_COLLECTIONS_PATH (the checkout) and community.crypto in its `ansible` package.
+docs-lint:
+	@tests/helpers/setup.sh tools
+	PATH=$(TOOLS):$$PATH antsibull-docs lint-collection-docs --plugin-docs .
+	@echo "docs-lint: antsibull-docs lint-collection-docs --plugin-docs: no findings"
+
+# The collection's docs site as antsibull-docs and Sphinx render it (not in `make test`):
+# .cache/docs-site/build/html/index.html. See tests/helpers/docs-site.sh.
+docs-site:
+	@tests/helpers/setup.sh tools
+	tests/helpers/docs-site.sh
 
 # Build the tarball, install it into a temporary path and deploy from a user's project outside
 # the checkout with FQCNs only, to a fresh test host (container asgi-uvicorn-install).
@@ -115,3 +152,15 @@ requirements:
 	{ echo "# Generated from tests/requirements.in with the ansible pin of tests/requirements-py312.in"; \
 	  echo "# by 'make requirements' (pip freeze of a fresh Python 3.12 venv)."; \
 	  .cache/requirements-venv-py312/bin/pip freeze; } > tests/requirements-py312.txt
+	$(MAKE) --no-print-directory requirements-extra
+
+# The venvs of their own (Python 3.12): the reviewer's tools and the sanity-only core lines.
+requirements-extra:
+	for leg in tools $(addprefix core,$(SANITY_ONLY_CORES)); do \
+	  rm -rf .cache/requirements-venv-$$leg; \
+	  "$$(tests/helpers/python312.sh)" -m venv .cache/requirements-venv-$$leg; \
+	  .cache/requirements-venv-$$leg/bin/pip install -q -r tests/requirements-$$leg.in; \
+	  { echo "# Generated from tests/requirements-$$leg.in by 'make requirements'"; \
+	    echo "# (pip freeze of a fresh Python 3.12 venv)."; \
+	    .cache/requirements-venv-$$leg/bin/pip freeze; } > tests/requirements-$$leg.txt; \
+	done

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run `ansible-test` (sanity, units, ...) on this collection, offline but for PyPI.
 #
-#   tests/helpers/ansible-test.sh sanity            # what `make sanity` runs
-#   tests/helpers/ansible-test.sh units             # what `make units` runs
-#   ASGI_VENV=.venv-py312 tests/helpers/ansible-test.sh sanity   # another venv / ansible-core
+#   tests/helpers/ansible-test.sh --tarball sanity  # what `make sanity` runs: the built tarball
+#   tests/helpers/ansible-test.sh units             # what `make units` runs: a checkout copy
+#   tests/helpers/ansible-test.sh sanity            # sanity on a copy of the checkout
+#   ASGI_VENV=.venv-py312 tests/helpers/ansible-test.sh --tarball sanity   # another ansible-core
 #
 # - Uses the ansible-test and the Python of the virtualenv $ASGI_VENV (default .venv, made by
 #   `make setup`), `--python` set to that Python's version. Extra arguments go to ansible-test.
@@ -12,13 +13,17 @@
 #   does not do. The script copies the files git knows of (tracked and untracked, not ignored)
 #   to .cache/ansible-test/<venv name>/ansible_collections/asgi/uvicorn, afresh on every run,
 #   and runs there. Reports name files relative to the collection root, as in the checkout.
+# - With --tarball it runs instead on what a user installs: the tarball that
+#   `ansible-galaxy collection build` makes (galaxy.yml's build_ignore applied), installed by
+#   that venv's `ansible-galaxy collection install` into .cache/ansible-test/<venv name>-tarball
+#   (tests/helpers/collection-tarball.sh). tests/ is not shipped, so only sanity makes sense.
 # - ansible-test keeps its caches and per-test virtualenvs under ~/.ansible/test. Here HOME is
 #   .cache/ansible-test/home instead, so a run depends on nothing outside the checkout.
 # - ansible-test bootstraps pip into each new virtualenv with a get-pip script it downloads from
 #   ci-files.testing.ansible.com, which is not reachable here. This script puts an equivalent in
 #   ansible-test's cache first: pip's own wheel (the version ansible-test pins), downloaded from
 #   PyPI, run as `pip install` -- the same thing get-pip.py does with the wheel it embeds.
-# - It runs with --local. The interpreter is a small virtualenv of its own under
+# - It runs with --local. For units, the interpreter is a small virtualenv of its own under
 #   .cache/ansible-test that sees the project venv's packages (a .pth file: the same
 #   ansible-core, pytest, ...) and adds what `ansible-test units` needs on top (pytest-xdist,
 #   pytest-mock, mock), so the pinned project venv is never changed. Sanity tests make their own
@@ -37,7 +42,13 @@ work=$repo/.cache/ansible-test/$venv_name
 collection=$work/ansible_collections/asgi/uvicorn
 say() { echo "ansible-test.sh: $*" >&2; }
 
-[ $# -ge 1 ] || { echo "usage: $0 sanity|units|... [ansible-test arguments]" >&2; exit 2; }
+from_tarball=
+if [ "${1:-}" = --tarball ]; then
+  from_tarball=1
+  work=$work-tarball
+  shift
+fi
+[ $# -ge 1 ] || { echo "usage: $0 [--tarball] sanity|units|... [ansible-test arguments]" >&2; exit 2; }
 command=$1
 shift
 
@@ -94,22 +105,27 @@ EOF
   mv "$get_pip.$$" "$get_pip"
 fi
 
-# The interpreter ansible-test runs with: the project venv plus the units requirements.
-ansible_test_data=$("$venv/bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
-site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-runner=$repo/.cache/ansible-test/runner-$venv_name
-runner_stamp=$runner/.asgi-uvicorn.sha256
-runner_want=$(cat "$ansible_test_data/units.txt" <(echo "$site") | sha256sum | cut -d' ' -f1)
-if [ ! -f "$runner_stamp" ] || [ "$(cat "$runner_stamp")" != "$runner_want" ]; then
-  say "preparing $runner (project venv + ansible-test's units requirements)"
-  rm -rf "$runner"
-  "$venv/bin/python" -m venv "$runner"
-  runner_site=$("$runner/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  echo "$site" >"$runner_site/asgi-uvicorn-project-venv.pth"
-  "$runner/bin/python" -m pip install -q --disable-pip-version-check \
-    -r "$ansible_test_data/units.txt" -c "$ansible_test_data/constraints.txt" 2>&1 \
-    | { grep -v "^WARNING: Location" || true; }
-  echo "$runner_want" >"$runner_stamp"
+# The interpreter ansible-test runs with: for units, the project venv plus the units
+# requirements; sanity makes a virtualenv per test and needs nothing on top of the venv.
+python=$venv/bin/python
+if [ "$command" != sanity ]; then
+  ansible_test_data=$("$venv/bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
+  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  runner=$repo/.cache/ansible-test/runner-$venv_name
+  runner_stamp=$runner/.asgi-uvicorn.sha256
+  runner_want=$(cat "$ansible_test_data/units.txt" <(echo "$site") | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$runner_stamp" ] || [ "$(cat "$runner_stamp")" != "$runner_want" ]; then
+    say "preparing $runner (project venv + ansible-test's units requirements)"
+    rm -rf "$runner"
+    "$venv/bin/python" -m venv "$runner"
+    runner_site=$("$runner/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$site" >"$runner_site/asgi-uvicorn-project-venv.pth"
+    "$runner/bin/python" -m pip install -q --disable-pip-version-check \
+      -r "$ansible_test_data/units.txt" -c "$ansible_test_data/constraints.txt" 2>&1 \
+      | { grep -v "^WARNING: Location" || true; }
+    echo "$runner_want" >"$runner_stamp"
+  fi
+  python=$runner/bin/python
 fi
 
 case $command in
@@ -119,16 +135,28 @@ case $command in
     mode=() ;;
 esac
 
-# A fresh copy of the collection (what git tracks or would add; deleted files skipped).
-rm -rf "$collection"
-mkdir -p "$collection"
-git ls-files -z --cached --others --exclude-standard \
-  | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-  | tar --null -T - -cf - | tar -C "$collection" -xf -
+if [ -n "$from_tarball" ]; then
+  # The shipped collection, built and installed afresh with this venv's ansible-galaxy.
+  tarball=$(tests/helpers/collection-tarball.sh "$venv" "$work")
+  collection=$work/collections/ansible_collections/asgi/uvicorn
+else
+  # A fresh copy of the collection (what git tracks or would add; deleted files skipped).
+  rm -rf "$collection"
+  mkdir -p "$collection"
+  git ls-files -z --cached --others --exclude-standard \
+    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+    | tar --null -T - -cf - | tar -C "$collection" -xf -
+fi
 
 cd "$collection"
 export HOME=$home
 export ANSIBLE_TEST_CONTENT_ROOT=$collection
 core=$("$venv/bin/python" -c 'from ansible.release import __version__; print(__version__)')
-say "$command with $venv (Python $python_version, ansible-core $core)"
-exec "$runner/bin/python" "$venv/bin/ansible-test" "$command" "${mode[@]}" --color no "$@"
+on="a copy of the checkout"
+[ -z "$from_tarball" ] || on="$(basename "$tarball") as installed"
+what="$command with $(basename "$venv"): ansible-core $core, Python $python_version, on $on"
+say "$what"
+rc=0
+"$python" "$venv/bin/ansible-test" "$command" "${mode[@]}" --color no "$@" || rc=$?
+say "$what: $([ "$rc" -eq 0 ] && echo passed || echo "FAILED (exit $rc)")"
+exit "$rc"

@@ -6,6 +6,11 @@
 #   tests/helpers/setup.sh           .venv (python3, tests/requirements.txt), bookworm image
 #   tests/helpers/setup.sh py312     .venv-py312 (Python 3.12, tests/requirements-py312.txt),
 #                                    trixie image: the second leg of `make test`'s matrix
+#   tests/helpers/setup.sh tools     .venv-tools (Python 3.12, tests/requirements-tools.txt):
+#                                    galaxy-importer, antsibull-docs, ansible-builder
+#   tests/helpers/setup.sh core2.20  .venv-core2.20 (Python 3.12, tests/requirements-core2.20.txt):
+#                                    an ansible-core line tested by sanity only
+# The last two need no test host, so they build no image.
 # ASGI_VENV, ASGI_PYTHON, ASGI_REQUIREMENTS and ASGI_SUITE override the chosen leg's values.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +19,11 @@ say() { echo "setup: $*" >&2; }
 case "${1:-default}" in
   default) leg=(.venv python3 tests/requirements.txt bookworm) ;;
   py312) leg=(.venv-py312 "" tests/requirements-py312.txt trixie) ;;
-  *) echo "setup: ERROR: unknown leg '$1': use py312 or nothing" >&2; exit 1 ;;
+  tools) leg=(.venv-tools "" tests/requirements-tools.txt "") ;;
+  core[0-9]*)
+    [ -f "tests/requirements-$1.txt" ] || { echo "setup: ERROR: no tests/requirements-$1.txt" >&2; exit 1; }
+    leg=(".venv-$1" "" "tests/requirements-$1.txt" "") ;;
+  *) echo "setup: ERROR: unknown leg '$1': use py312, tools, core<line> or nothing" >&2; exit 1 ;;
 esac
 venv=${ASGI_VENV:-${leg[0]}}
 python=${ASGI_PYTHON:-${leg[1]}}
@@ -49,5 +58,5 @@ if [ ! -L "$link" ]; then
   say "linked the checkout as $link"
 fi
 
-# 3. Docker engine and the systemd test host image.
-tests/helpers/testhost.sh "$suite" >/dev/null
+# 3. Docker engine and the systemd test host image (not for the legs that start no host).
+[ -z "$suite" ] || tests/helpers/testhost.sh "$suite" >/dev/null
