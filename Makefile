@@ -122,7 +122,8 @@ docs:
 # the changelog fragments do not lint.
 docs-check:
 	python tests/helpers/role_docs.py --check
-	@for doc in module:asgi.uvicorn.workers $$(ls roles | sed 's/^/role:asgi.uvicorn./'); do \
+	@for doc in module:asgi.uvicorn.workers filter:asgi.uvicorn.service_action filter:asgi.uvicorn.valid \
+	  lookup:asgi.uvicorn.source_digest $$(ls roles | sed 's/^/role:asgi.uvicorn./'); do \
 	  out=$$(PAGER=cat ansible-doc -t "$${doc%%:*}" "$${doc#*:}") && grep -q "$${doc#*:}" <<<"$$out" \
 	    || { echo "docs-check: 'ansible-doc -t $${doc/:/ }' failed or rendered nothing" >&2; exit 1; }; \
 	  echo "docs-check: ansible-doc -t $${doc/:/ } renders ($$(wc -l <<<"$$out") lines)"; \
