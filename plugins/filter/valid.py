@@ -70,8 +70,9 @@ def is_account(value) -> bool:
 
 def is_plain_path(value) -> bool:
     """An absolute path of letters, digits, '.', '_', '-' and '/', without '..' segments."""
-    return (isinstance(value, str) and _PATH.fullmatch(value) is not None
-            and ".." not in value.split("/"))
+    if not isinstance(value, str) or _PATH.fullmatch(value) is None:
+        return False
+    return ".." not in value.split("/")
 
 
 def is_dns_name(value) -> bool:
