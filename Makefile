@@ -1,5 +1,5 @@
 # Two commands matter (see README): `make demo` and `make test`. Everything they need is set up
-# by tests/helpers/setup.sh, which skips what is already done.
+# by tools/setup.sh, which skips what is already done.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -28,10 +28,10 @@ help:
 	@echo "make setup  only the set-up both of them run first"
 
 setup:
-	@tests/helpers/setup.sh
+	@tools/setup.sh
 
 demo: setup
-	@tests/helpers/demo.sh
+	@tools/demo.sh
 
 # The fast checks first (with what a Galaxy or Automation Hub reviewer runs on the built
 # tarball), then the test hosts two at a time (they mostly wait on Ansible, apt and pip inside
@@ -59,15 +59,15 @@ scenario: setup
 # The second leg of the version matrix, run last by `make test`: Python 3.12 with the newest
 # ansible-core (tests/requirements-py312.txt) and the default scenario on a Debian 13 host.
 test-py312:
-	@tests/helpers/setup.sh py312
-	ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie \
-	  ASGI_TESTHOST_NAME=asgi-uvicorn-default-trixie \
+	@tools/setup.sh py312
+	ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie ASGI_TESTHOST_SUFFIX=-trixie \
 	  $(MAKE) --no-print-directory VENV=.venv-py312 lint sanity units molecule-default
 
-# The default scenario alone; ASGI_TESTHOST_IMAGE/ASGI_TESTHOST_NAME choose host and container
-# (molecule's state goes to a directory of that name, so runs with two names never collide).
+# The default scenario alone; ASGI_TESTHOST_IMAGE chooses the host, ASGI_TESTHOST_PREFIX and
+# ASGI_TESTHOST_SUFFIX the container's name (.config/molecule/config.yml). Molecule's state goes
+# to a directory of that name, so runs with two names never collide.
 molecule-default:
-	name=$${ASGI_TESTHOST_NAME:-asgi-uvicorn-default}; \
+	name=$${ASGI_TESTHOST_PREFIX:-}asgi-uvicorn-default$${ASGI_TESTHOST_SUFFIX:-}; \
 	  MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/$$name molecule test -s default
 
 # ansible-test, offline but for PyPI (see the script). Sanity runs on the tarball that
@@ -76,38 +76,38 @@ molecule-default:
 # the checkout, as they need tests/unit. ASGI_VENV=.venv-py312 runs both with that venv's
 # Python and ansible-core; `make test-py312` does.
 sanity:
-	tests/helpers/ansible-test.sh --tarball sanity
+	tools/ansible-test.sh --tarball sanity
 
 units:
-	tests/helpers/ansible-test.sh units
+	tools/ansible-test.sh units
 
 # Sanity on the ansible-core lines that have no scenario leg.
 sanity-lines: $(addprefix sanity-,$(SANITY_ONLY_CORES))
 
 $(addprefix sanity-,$(SANITY_ONLY_CORES)): sanity-%:
-	@tests/helpers/setup.sh core$*
-	ASGI_VENV=.venv-core$* tests/helpers/ansible-test.sh --tarball sanity
+	@tools/setup.sh core$*
+	ASGI_VENV=.venv-core$* tools/ansible-test.sh --tarball sanity
 
 # galaxy-importer, as Galaxy and Automation Hub run it on an upload, on the built tarball, with
 # tests/galaxy-importer.cfg; fails on any error or warning. Also checks what
 # `ansible-builder introspect` reads from meta/execution-environment.yml.
 galaxy-importer:
-	@tests/helpers/setup.sh tools
-	tests/helpers/galaxy-importer.sh
+	@tools/setup.sh tools
+	tools/galaxy-importer.sh
 
 # antsibull-docs' linter of the collection's docs: plugin and role docs (markup, references,
 # schema) and docs/docsite. The tools venv's ansible-core finds the collection through
 # ANSIBLE_COLLECTIONS_PATH (the checkout) and community.crypto in its `ansible` package.
 docs-lint:
-	@tests/helpers/setup.sh tools
+	@tools/setup.sh tools
 	PATH=$(TOOLS):$$PATH antsibull-docs lint-collection-docs --plugin-docs .
 	@echo "docs-lint: antsibull-docs lint-collection-docs --plugin-docs: no findings"
 
 # The collection's docs site as antsibull-docs and Sphinx render it (not in `make test`):
-# .cache/docs-site/build/html/index.html. See tests/helpers/docs-site.sh.
+# .cache/docs-site/build/html/index.html. See tools/docs-site.sh.
 docs-site:
-	@tests/helpers/setup.sh tools
-	tests/helpers/docs-site.sh
+	@tools/setup.sh tools
+	tools/docs-site.sh
 
 # Build the tarball, install it into a temporary path and deploy from a user's project outside
 # the checkout with FQCNs only, to a fresh test host (container asgi-uvicorn-install).
@@ -116,12 +116,12 @@ install-test:
 
 # README.md's table of role variables, generated from roles/*/meta/argument_specs.yml.
 docs:
-	python tests/helpers/role_docs.py
+	python tools/role_docs.py
 
 # Fails when that table is stale, when ansible-doc cannot render the module or a role, or when
 # the changelog fragments do not lint.
 docs-check:
-	python tests/helpers/role_docs.py --check
+	python tools/role_docs.py --check
 	@for doc in module:asgi.uvicorn.workers filter:asgi.uvicorn.service_action filter:asgi.uvicorn.valid \
 	  lookup:asgi.uvicorn.source_digest $$(ls roles | sed 's/^/role:asgi.uvicorn./'); do \
 	  out=$$(PAGER=cat ansible-doc -t "$${doc%%:*}" "$${doc#*:}") && grep -q "$${doc#*:}" <<<"$$out" \
@@ -135,7 +135,7 @@ bench: setup
 	python3 tests/bench/bench.py --update-docs
 
 bench-smoke:
-	@tests/helpers/setup.sh
+	@tools/setup.sh
 	python3 tests/bench/bench.py --smoke
 
 # Re-pin the controller tools after editing tests/requirements.in.
@@ -146,7 +146,7 @@ requirements:
 	{ echo "# Generated from tests/requirements.in by 'make requirements' (pip freeze of a fresh venv)."; \
 	  .cache/requirements-venv/bin/pip freeze; } > tests/requirements.txt
 	rm -rf .cache/requirements-venv-py312
-	"$$(tests/helpers/python312.sh)" -m venv .cache/requirements-venv-py312
+	"$$(tools/python312.sh)" -m venv .cache/requirements-venv-py312
 	{ grep -vE '^ansible==' tests/requirements.in; grep -vE '^\s*(#|$$)' tests/requirements-py312.in; } \
 	  > .cache/requirements-py312.in
 	.cache/requirements-venv-py312/bin/pip install -q -r .cache/requirements-py312.in
@@ -159,7 +159,7 @@ requirements:
 requirements-extra:
 	for leg in tools $(addprefix core,$(SANITY_ONLY_CORES)); do \
 	  rm -rf .cache/requirements-venv-$$leg; \
-	  "$$(tests/helpers/python312.sh)" -m venv .cache/requirements-venv-$$leg; \
+	  "$$(tools/python312.sh)" -m venv .cache/requirements-venv-$$leg; \
 	  .cache/requirements-venv-$$leg/bin/pip install -q -r tests/requirements-$$leg.in; \
 	  { echo "# Generated from tests/requirements-$$leg.in by 'make requirements'"; \
 	    echo "# (pip freeze of a fresh Python 3.12 venv)."; \

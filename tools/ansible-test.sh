@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Run `ansible-test` (sanity, units, ...) on this collection, offline but for PyPI.
 #
-#   tests/helpers/ansible-test.sh --tarball sanity  # what `make sanity` runs: the built tarball
-#   tests/helpers/ansible-test.sh units             # what `make units` runs: a checkout copy
-#   tests/helpers/ansible-test.sh sanity            # sanity on a copy of the checkout
-#   ASGI_VENV=.venv-py312 tests/helpers/ansible-test.sh --tarball sanity   # another ansible-core
+#   tools/ansible-test.sh --tarball sanity  # what `make sanity` runs: the built tarball
+#   tools/ansible-test.sh units             # what `make units` runs: a checkout copy
+#   tools/ansible-test.sh sanity            # sanity on a copy of the checkout
+#   ASGI_VENV=.venv-py312 tools/ansible-test.sh --tarball sanity   # another ansible-core
 #
 # - Uses the ansible-test and the Python of the virtualenv $ASGI_VENV (default .venv, made by
 #   `make setup`), `--python` set to that Python's version. Extra arguments go to ansible-test.
@@ -16,7 +16,7 @@
 # - With --tarball it runs instead on what a user installs: the tarball that
 #   `ansible-galaxy collection build` makes (galaxy.yml's build_ignore applied), installed by
 #   that venv's `ansible-galaxy collection install` into .cache/ansible-test/<venv name>-tarball
-#   (tests/helpers/collection-tarball.sh). tests/ is not shipped, so only sanity makes sense.
+#   (tools/collection-tarball.sh). tests/ is not shipped, so only sanity makes sense.
 # - ansible-test keeps its caches and per-test virtualenvs under ~/.ansible/test. Here HOME is
 #   .cache/ansible-test/home instead, so a run depends on nothing outside the checkout.
 # - ansible-test bootstraps pip into each new virtualenv with a get-pip script it downloads from
@@ -30,7 +30,7 @@
 #   virtualenvs (pinned by ansible-test) from PyPI. All of it is cached: only the first run
 #   downloads.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 repo=$PWD
 
 venv=${ASGI_VENV:-.venv}
@@ -86,7 +86,7 @@ else
   [ -f "$cache/$wheel" ] || { say "ERROR: $cache/$wheel was not downloaded"; exit 1; }
   cat >"$get_pip.$$" <<EOF
 $marker
-# (written by tests/helpers/ansible-test.sh). ansible-test runs this like get-pip.py:
+# (written by tools/ansible-test.sh). ansible-test runs this like get-pip.py:
 # python get_pip_X_Y.py [pip options] pip==X.Y [--no-setuptools] [--no-wheel]
 # It runs pip from its wheel (pip supports that) to install the requested packages.
 import os
@@ -137,7 +137,7 @@ esac
 
 if [ -n "$from_tarball" ]; then
   # The shipped collection, built and installed afresh with this venv's ansible-galaxy.
-  tarball=$(tests/helpers/collection-tarball.sh "$venv" "$work")
+  tarball=$(tools/collection-tarball.sh "$venv" "$work")
   collection=$work/collections/ansible_collections/asgi/uvicorn
 else
   # A fresh copy of the collection (what git tracks or would add; deleted files skipped).

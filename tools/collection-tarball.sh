@@ -3,7 +3,7 @@
 # that the reviewer's checks (ansible-test sanity, galaxy-importer, the docs site) look at what
 # is shipped rather than at the checkout.
 #
-#   tests/helpers/collection-tarball.sh VENV DIR
+#   tools/collection-tarball.sh VENV DIR
 #
 # Uses VENV's ansible-galaxy (each ansible-core line builds and installs with its own).
 # Writes DIR/dist/asgi-uvicorn-<version>.tar.gz, installs it (no dependencies: Galaxy is not
@@ -11,7 +11,7 @@
 # prints the tarball's path. The installed collection is
 # DIR/collections/ansible_collections/asgi/uvicorn.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 
 [ $# -eq 2 ] || { echo "usage: $0 VENV DIR" >&2; exit 2; }
 venv=$1

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `make demo`: deploy the sample app with 4 Uvicorn workers to a local systemd test host, then
-# show its HTTPS answer and its worker PIDs. Run after tests/helpers/setup.sh (make does that).
+# show its HTTPS answer and its worker PIDs. Run after tools/setup.sh (make does that).
 # Each step is skipped when it is already done; running it again re-deploys idempotently.
 #
 #   ASGI_DEMO_WORKERS=4             worker count passed as `-e workers=N`
 #   ASGI_TESTHOST_IMAGE=...         test host image (default asgi-uvicorn-testhost:bookworm)
+#   ASGI_TESTHOST_PREFIX=...        put before the container name (tests/lib/testhost.py)
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
 # Runnable on its own too: the same tools and collection path as `make`.
@@ -15,7 +16,8 @@ cd "$root"
 export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$root/.cache/collections}
 export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 
-name=asgi-uvicorn-demo
+testhost() { python3 tests/lib/testhost.py "$@"; }
+name=$(testhost name asgi-uvicorn-demo)
 hostname=demo.asgi.test
 app=demo
 image=${ASGI_TESTHOST_IMAGE:-asgi-uvicorn-testhost:bookworm}
@@ -28,69 +30,28 @@ die() { echo "demo: ERROR: $*" >&2; exit 1; }
 
 command -v ansible-playbook >/dev/null || die "ansible-playbook not found: run 'make setup' first"
 command -v curl >/dev/null || die "curl not found: install curl (apt-get install curl)"
-want_image=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) ||
-  die "image $image not found: run 'make setup' (or tests/helpers/testhost.sh) first"
+docker image inspect "$image" >/dev/null 2>&1 ||
+  die "image $image not found: run 'make setup' (or tools/testhost.sh) first"
 
 # 1. The test host: a container with systemd as PID 1 (reused while running on the current image).
-if have_image=$(docker container inspect -f '{{.Image}}' "$name" 2>/dev/null); then
-  running=$(docker container inspect -f '{{.State.Running}}' "$name")
-  if [ "$running" = true ] && [ "$have_image" = "$want_image" ]; then
-    say "test host $name running, reusing it"
-  else
-    if [ "$running" != true ]; then why="stopped"; else why="on an older image"; fi
-    say "test host $name is $why: recreating it"
-    docker rm -f "$name" >/dev/null
-  fi
-fi
-if ! docker container inspect "$name" >/dev/null 2>&1; then
-  say "starting test host $name ($image, systemd as PID 1)"
-  system_state=$(tests/helpers/start-testhost.sh "$name" "$hostname" "$image") || die "the test host did not start"
-else
-  system_state=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
-fi
-case "$system_state" in
-  running | degraded) say "systemd in $name is $system_state" ;;
-  *) die "systemd in $name is '${system_state:-not answering}'; see 'docker logs $name'" ;;
-esac
+say "test host $name ($image, systemd as PID 1)"
+read -r system_state how < <(testhost ensure "$name" "$hostname" "$image") || die "the test host did not start"
+say "test host $name $how; systemd in it is $system_state"
 
 # 2. The inventory (rewritten only when it differs).
-mkdir -p "$state"
-new_inventory=$(
-  cat <<EOF
-# Written by tests/helpers/demo.sh: the local test host of \`make demo\`.
-asgi_uvicorn:
-  hosts:
-    $name:
-      ansible_connection: community.docker.docker
-      ansible_python_interpreter: /usr/bin/python3
-      app_name: $app
-      app_source: $root/tests/sample_app
-      proxy_server_name: $hostname
-EOF
-)
-if [ -f "$inventory" ] && [ "$(cat "$inventory")" = "$new_inventory" ]; then
-  say "inventory $inventory up to date"
-else
-  printf '%s\n' "$new_inventory" >"$inventory"
-  say "wrote inventory $inventory"
-fi
+how=$(testhost inventory "$inventory" "$name" app_name="$app" app_source="$root/tests/sample_app" \
+  proxy_server_name="$hostname")
+say "inventory $inventory $how"
 
 # 3. The deploy (the playbook ends by checking the workers and printing them).
 say "running: ansible-playbook -i $inventory playbooks/deploy.yml -e workers=$workers"
 ansible-playbook -i "$inventory" playbooks/deploy.yml -e "workers=$workers"
 
 # 4. The HTTPS answer, from this controller, with the certificate verified (no -k).
-ip=$(docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$name" | awk '{print $1}')
-[ -n "$ip" ] || die "no IP address for $name"
+ip=$(testhost ip "$name") || die "no IP address for $name"
 cert=$state/fullchain.pem
-docker cp "$name:/etc/nginx/tls/$app/fullchain.pem" "$cert.new" >/dev/null
-if [ -f "$cert" ] && cmp -s "$cert" "$cert.new"; then
-  rm -f "$cert.new"
-  say "certificate $cert up to date"
-else
-  mv "$cert.new" "$cert"
-  say "copied the host's self-signed certificate to $cert"
-fi
+testhost cert "$name" "$app" "$cert" >/dev/null || die "no certificate for $app in $name"
+say "copied the host's self-signed certificate to $cert"
 curl_demo() { curl -sS --fail --max-time 10 --cacert "$cert" --resolve "$hostname:443:$ip" "$@"; }
 
 say "running: curl --cacert $cert --resolve $hostname:443:$ip https://$hostname/"
@@ -119,9 +80,8 @@ echo "$pids" | awk NF | sort | uniq -c | awk '{printf "  worker %s answered %s\n
 say "running: ansible -i $inventory asgi_uvicorn -m asgi.uvicorn.workers -a 'unit=$app expected=$workers'"
 ansible -i "$inventory" asgi_uvicorn -m asgi.uvicorn.workers -a "unit=$app expected=$workers"
 
-main_pid=$(docker exec "$name" systemctl show -p MainPID --value "$app.service")
-say "for comparison, ps in $name: the children of $app.service's MainPID $main_pid (workers + multiprocessing's resource tracker)"
-docker exec "$name" ps -o pid,ppid,rss,cmd --ppid "$main_pid" | cut -c1-150
+say "for comparison, ps in $name: the Uvicorn workers under $app.service's MainPID (tests/lib/testhost.py)"
+testhost workers "$name" "$app"
 
 # 6. Clean-up.
 say "done. Remove the test host with: docker rm -f $name   (then 'make demo' starts a new one)"

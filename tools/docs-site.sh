@@ -9,7 +9,7 @@
 # Open .cache/docs-site/build/html/index.html in a browser; `python3 -m http.server -d
 # .cache/docs-site/build/html` serves it.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
 venv=${ASGI_TOOLS_VENV:-.venv-tools}
@@ -17,11 +17,11 @@ case $venv in /*) ;; *) venv=$root/$venv ;; esac
 site=$root/.cache/docs-site
 say() { echo "docs-site: $*" >&2; }
 
-[ -x "$venv/bin/antsibull-docs" ] || { say "ERROR: $venv not found: run 'tests/helpers/setup.sh tools'"; exit 1; }
+[ -x "$venv/bin/antsibull-docs" ] || { say "ERROR: $venv not found: run 'tools/setup.sh tools'"; exit 1; }
 export PATH=$venv/bin:$PATH
 
 # The collection as shipped; community.crypto (for references) comes with the venv's `ansible`.
-tests/helpers/collection-tarball.sh "$venv" "$root/.cache/docs-site-collection" >/dev/null
+tools/collection-tarball.sh "$venv" "$root/.cache/docs-site-collection" >/dev/null
 export ANSIBLE_COLLECTIONS_PATH=$root/.cache/docs-site-collection/collections
 
 rm -rf "$site"
@@ -51,7 +51,7 @@ with open(sys.argv[1], "wb") as f:
 INV
 cat >>"$site/conf.py" <<'CONF'
 
-# Added by tests/helpers/docs-site.sh: built offline, with a local inventory of the Ansible docs.
+# Added by tools/docs-site.sh: built offline, with a local inventory of the Ansible docs.
 intersphinx_mapping = {
     'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '../ansible_devel.inv'),
 }

@@ -8,7 +8,7 @@
 #
 #   ASGI_TOOLS_VENV=.venv-tools   the venv of tests/requirements-tools.txt (`setup.sh tools`)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
 venv=${ASGI_TOOLS_VENV:-.venv-tools}
@@ -16,10 +16,10 @@ case $venv in /*) ;; *) venv=$root/$venv ;; esac
 work=$root/.cache/galaxy-importer
 say() { echo "galaxy-importer: $*" >&2; }
 
-[ -x "$venv/bin/python" ] || { say "ERROR: $venv not found: run 'tests/helpers/setup.sh tools'"; exit 1; }
+[ -x "$venv/bin/python" ] || { say "ERROR: $venv not found: run 'tools/setup.sh tools'"; exit 1; }
 export PATH=$venv/bin:$PATH
 
-tarball=$(tests/helpers/collection-tarball.sh "$venv" "$work")
+tarball=$(tools/collection-tarball.sh "$venv" "$work")
 
 # The importer writes importer_result.json to its working directory, and ansible's local temp
 # (and ansible-lint's cache) under ansible_local_tmp: both stay under .cache/galaxy-importer.

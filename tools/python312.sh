@@ -5,7 +5,7 @@
 # runs, installs one with uv from PyPI (`uv python install 3.12`, into .cache/python), which
 # needs uv's download host (GitHub) to be reachable.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 say() { echo "python312: $*" >&2; }
 works() { [ -n "$1" ] && "$1" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Generate README.md's table of role variables from roles/*/meta/argument_specs.yml.
 
-    python tests/helpers/role_docs.py          # rewrite the table in README.md (make docs)
-    python tests/helpers/role_docs.py --check  # exit 1 when README.md is stale (make docs-check)
+    python tools/role_docs.py          # rewrite the table in README.md (make docs)
+    python tools/role_docs.py --check  # exit 1 when README.md is stale (make docs-check)
 
 The table sits between the marker comments BEGIN/END role variables in README.md. It lists
 every option of each role's ``main`` entry point (role, variable, type, default, description);
@@ -21,11 +21,11 @@ import sys
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 BEGIN = "<!-- BEGIN role variables -->"
 END = "<!-- END role variables -->"
-NOTE = "<!-- generated from roles/*/meta/argument_specs.yml by tests/helpers/role_docs.py: run `make docs` -->"
+NOTE = "<!-- generated from roles/*/meta/argument_specs.yml by tools/role_docs.py: run `make docs` -->"
 
 
 def markup(text: str) -> str:

@@ -3,17 +3,17 @@
 # made visible to Ansible from this checkout, and the systemd test host image.
 # Each step is skipped when it is already done.
 #
-#   tests/helpers/setup.sh           .venv (python3, tests/requirements.txt), bookworm image
-#   tests/helpers/setup.sh py312     .venv-py312 (Python 3.12, tests/requirements-py312.txt),
+#   tools/setup.sh           .venv (python3, tests/requirements.txt), bookworm image
+#   tools/setup.sh py312     .venv-py312 (Python 3.12, tests/requirements-py312.txt),
 #                                    trixie image: the second leg of `make test`'s matrix
-#   tests/helpers/setup.sh tools     .venv-tools (Python 3.12, tests/requirements-tools.txt):
+#   tools/setup.sh tools     .venv-tools (Python 3.12, tests/requirements-tools.txt):
 #                                    galaxy-importer, antsibull-docs, ansible-builder
-#   tests/helpers/setup.sh core2.20  .venv-core2.20 (Python 3.12, tests/requirements-core2.20.txt):
+#   tools/setup.sh core2.20  .venv-core2.20 (Python 3.12, tests/requirements-core2.20.txt):
 #                                    an ansible-core line tested by sanity only
 # The last two need no test host, so they build no image.
 # ASGI_VENV, ASGI_PYTHON, ASGI_REQUIREMENTS and ASGI_SUITE override the chosen leg's values.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 say() { echo "setup: $*" >&2; }
 case "${1:-default}" in
@@ -37,7 +37,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   say "virtualenv $venv up to date"
 else
   if [ ! -x "$venv/bin/python" ]; then
-    [ -n "$python" ] || python=$(tests/helpers/python312.sh)
+    [ -n "$python" ] || python=$(tools/python312.sh)
     say "creating virtualenv $venv with $python"
     "$python" -m venv "$venv" || {
       echo "setup: ERROR: '$python -m venv' failed; on Debian install python3-venv" >&2
@@ -59,4 +59,4 @@ if [ ! -L "$link" ]; then
 fi
 
 # 3. Docker engine and the systemd test host image (not for the legs that start no host).
-[ -z "$suite" ] || tests/helpers/testhost.sh "$suite" >/dev/null
+[ -z "$suite" ] || tools/testhost.sh "$suite" >/dev/null

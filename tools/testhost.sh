@@ -2,7 +2,7 @@
 # Make sure this controller can run local systemd test hosts: a Docker engine that answers and
 # a Debian image with systemd as PID 1, built offline from Debian packages (no registry needed).
 #
-#   tests/helpers/testhost.sh [SUITE]      SUITE: bookworm (default) or trixie
+#   tools/testhost.sh [SUITE]      SUITE: bookworm (default) or trixie
 #
 # Every step is skipped when already done; the image is rebuilt only when its recipe changes
 # (the tag carries a hash of this script and of the apt/CA settings it copies in).

@@ -46,10 +46,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "tests" / "bench"
-sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
+import testhost  # noqa: E402
 from loadclient import PinnedHTTPSConnection  # noqa: E402
-NAME = "asgi-uvicorn-bench"
+
+NAME = testhost.container_name("asgi-uvicorn-bench")
 HOSTNAME = "bench.asgi.test"
 APP = "bench"
 PATH = "/health"
@@ -138,54 +140,34 @@ def test_host_image() -> str:
     image = os.environ.get("ASGI_TESTHOST_IMAGE")
     if image:
         return image
-    out = run([str(ROOT / "tests" / "helpers" / "testhost.sh"), "bookworm"], capture=True).stdout
+    out = run([str(ROOT / "tools" / "testhost.sh"), "bookworm"], capture=True).stdout
     return out.strip().splitlines()[-1]
-
-
-def container_running(image: str) -> bool:
-    p = run(["docker", "container", "inspect", "-f", "{{.State.Running}} {{.Image}}", NAME], check=False)
-    if p.returncode != 0:
-        return False
-    running, have = p.stdout.split()
-    want = run(["docker", "image", "inspect", "-f", "{{.Id}}", image]).stdout.strip()
-    return running == "true" and have == want
 
 
 def start_container(image: str) -> None:
     say(f"starting test host {NAME} ({image}, systemd as PID 1)")
-    p = run([str(ROOT / "tests" / "helpers" / "start-testhost.sh"), NAME, HOSTNAME, image], check=False)
-    if p.returncode != 0:
-        die(p.stderr.strip() or f"test host {NAME} did not start")
-
-
-def container_ip() -> str:
-    out = run(["docker", "container", "inspect", "-f",
-               "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", NAME]).stdout.split()
-    return out[0] if out else die(f"no IP address for {NAME}")
+    try:
+        testhost.start(NAME, HOSTNAME, image)
+    except RuntimeError as e:
+        die(str(e))
 
 
 def write_inventory(state: Path, extra_args: list[str], ip: str) -> Path:
     inv = state / "inventory.yml"
-    lines = [
-        "# Written by tests/bench/bench.py: the local test host of `make bench`.",
-        "asgi_uvicorn:",
-        "  hosts:",
-        f"    {NAME}:",
-        "      ansible_connection: community.docker.docker",
-        "      ansible_python_interpreter: /usr/bin/python3",
+    hostvars: dict[str, object] = {
         # One `docker exec` per task instead of copying each module first: 30-40 % less wall
         # time for a re-run (docs/performance.md). Recommended for SSH hosts too.
-        "      ansible_pipelining: true",
-        f"      app_name: {APP}",
-        f"      app_source: {ROOT / 'tests' / 'sample_app'}",
-        f"      proxy_server_name: {HOSTNAME}",
+        "ansible_pipelining": True,
+        "app_name": APP,
+        "app_source": str(ROOT / "tests" / "sample_app"),
+        "proxy_server_name": HOSTNAME,
         # wrk sends the URL's host, here the host's address, as the TLS SNI: nginx refuses a
         # handshake for a name the site does not serve.
-        f"      proxy_server_aliases: [{ip}]",
-    ]
+        "proxy_server_aliases": [ip],
+    }
     if extra_args:
-        lines.append(f"      service_extra_args: {json.dumps(extra_args)}")
-    inv.write_text("\n".join(lines) + "\n")
+        hostvars["service_extra_args"] = extra_args
+    testhost.write_inventory(inv, NAME, hostvars)
     return inv
 
 
@@ -664,12 +646,12 @@ def main() -> None:
 
     converge = {}
     stamp = state / "applied-inventory.sha256"
-    reuse = (args.reuse or smoke) and container_running(image)
+    reuse = (args.reuse or smoke) and testhost.running_on(NAME, image)
     reusing = reuse and host_sh(f"systemctl is-active {APP}.service nginx.service",
                                 check=False).split() == ["active", "active"]
     if not reusing:
         start_container(image)
-    ip = container_ip()
+    ip = testhost.ip(NAME)
     inv = write_inventory(state, extra_args, ip)
     inv_hash = hashlib.sha256(inv.read_bytes()).hexdigest()
     if reusing:

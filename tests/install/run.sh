@@ -2,10 +2,10 @@
 # `make install-test`: build the collection tarball, install it into a temporary collections
 # path, and deploy the sample app from a user's own project outside the checkout, with nothing
 # but FQCNs (tests/install/deploy.yml), to a fresh systemd test host. Then check HTTPS from this
-# machine and the worker count. A file missing from the tarball makes it fail.
+# machine and the workers (tests/install/check.py). A file missing from the tarball makes it fail.
 #
 #   ASGI_VENV=.venv               the tools (ansible-galaxy, ansible-playbook)
-#   ASGI_SUITE=bookworm           the test host image (tests/helpers/testhost.sh SUITE)
+#   ASGI_SUITE=bookworm           the test host image (tools/testhost.sh SUITE)
 #   ASGI_INSTALL_WORKERS=4        -e workers=N
 #   ASGI_INSTALL_KEEP=1           keep the container and the temporary directory for a look
 set -euo pipefail
@@ -17,7 +17,8 @@ venv=${ASGI_VENV:-.venv}
 case $venv in /*) ;; *) venv=$root/$venv ;; esac
 suite=${ASGI_SUITE:-bookworm}
 workers=${ASGI_INSTALL_WORKERS:-4}
-name=asgi-uvicorn-install${ASGI_INSTALL_SUFFIX:-}
+testhost() { python3 tests/lib/testhost.py "$@"; }
+name=$(testhost name asgi-uvicorn-install)
 server_name=shop.example.test
 
 say() { echo "install-test: $*" >&2; }
@@ -72,13 +73,13 @@ project=$tmp/project
 mkdir -p "$project"
 cp tests/install/deploy.yml "$project/deploy.yml"
 cp -r tests/sample_app "$project/app"
-sed -e "s|@HOST@|$name|" -e "s|@APP_SOURCE@|$project/app|" -e "s|@SERVER_NAME@|$server_name|" \
-  tests/install/inventory.yml.in >"$project/inventory.yml"
+testhost inventory "$project/inventory.yml" "$name" app_name=shop app_source="$project/app" \
+  proxy_server_name="$server_name" >/dev/null
 
 # 4. A fresh systemd test host.
-image=$(tests/helpers/testhost.sh "$suite" | tail -n1)
-[ -n "$image" ] || die "tests/helpers/testhost.sh $suite printed no image name"
-state=$(tests/helpers/start-testhost.sh "$name" "$server_name" "$image") || die "the test host did not start"
+image=$(tools/testhost.sh "$suite" | tail -n1)
+[ -n "$image" ] || die "tools/testhost.sh $suite printed no image name"
+state=$(testhost start "$name" "$server_name" "$image") || die "the test host did not start"
 say "test host $name ($image) is $state"
 
 # 5. Deploy, as the user would, from their directory.
@@ -86,16 +87,8 @@ say "running in $project: ansible-playbook -i inventory.yml deploy.yml -e worker
 (cd "$project" && ansible-playbook -i inventory.yml deploy.yml -e "workers=$workers") >"$tmp/deploy.log" 2>&1 ||
   { tail -n 60 "$tmp/deploy.log" >&2; die "the deploy failed (log above)"; }
 grep -E '^(PLAY RECAP|\S+ +: ok=)' "$tmp/deploy.log" | sed 's/^/  /'
-grep -q "asgi.uvicorn.workers\|Exactly the requested workers run" "$tmp/deploy.log" ||
-  die "the user's check with asgi.uvicorn.workers did not run"
 
-# 6. From this machine: HTTPS through nginx with the host's certificate, and the worker count.
-ip=$(docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$name" | awk '{print $1}')
-docker cp "$name:/etc/nginx/tls/shop/fullchain.pem" "$tmp/fullchain.pem" >/dev/null
-body=$(curl -sS --fail --max-time 10 --cacert "$tmp/fullchain.pem" --resolve "$server_name:443:$ip" \
-  "https://$server_name/health") || die "https://$server_name/health ($ip) did not answer"
-say "https://$server_name/health (certificate verified): $body"
-main_pid=$(docker exec "$name" systemctl show -p MainPID --value shop.service)
-count=$(docker exec "$name" ps -o args= --ppid "$main_pid" | grep -c 'multiprocessing.spawn' || true)
-[ "$count" = "$workers" ] || die "expected $workers Uvicorn workers under MainPID $main_pid, ps shows $count"
-say "shop.service: MainPID $main_pid with $count workers (ps)"
+# 6. The verdict, from this machine: the installed module's count and PIDs against ps in the
+#    host, and /health over HTTPS with the host's certificate verified.
+python3 tests/install/check.py "$project" "$name" shop "$server_name" "$workers" "$(cat tests/sample_app/VERSION)" ||
+  die "the deployed app does not pass the checks (above)"

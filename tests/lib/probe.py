@@ -1,10 +1,14 @@
-"""Host-side timings for the operations scenario (run on the test host by conftest.host_python).
+"""Host-side timings for the scenarios (run on the test host by scenario.host_python).
 
     probe.py kill-worker UNIT          kill -9 one worker; seconds until a new one is spawned
     probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
                                        new parent answers GET /pid through nginx (SNI and Host: HOST)
 
 Prints one JSON object. Timed here, not from the controller, so no Ansible round trip is counted.
+It runs on the host as one piped script, without tests/lib/testhost.py beside it, so it reads
+/proc itself (polling every 10 ms; a `ps` per poll would be slower than what it times). Its
+worker rule is testhost.parse_children's: live children of the parent with spawn_main in their
+command line.
 """
 import http.client
 import json

@@ -1,8 +1,10 @@
-"""Shared by the scenarios' testinfra checks (tests/integration, tests/operations).
+"""Fixtures and helpers of the scenarios' testinfra checks (tests/scenarios/*/).
 
-Besides `host` (testinfra), the checks drive the host the way a user does: ansible-playbook with
-the project's playbooks and ad-hoc calls of the asgi.uvicorn.workers module, and HTTPS requests
-from the controller to the host's address with a verified TLS handshake.
+Each scenario's conftest.py imports all of it (`from scenario import *`), so pytest finds the
+fixtures there. Besides `host` (testinfra), the checks drive the host the way a user does:
+ansible-playbook with the project's playbooks and ad-hoc calls of the asgi.uvicorn.workers
+module, and HTTPS requests from the controller to the host's address with a verified TLS
+handshake. The host's address, certificate, MainPID and workers come from testhost.py.
 """
 from __future__ import annotations
 
@@ -13,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import testhost
+
+__all__ = ["PROJECT", "Answer", "address", "app_name", "cacert", "client_address", "curl", "host_python",
+           "https", "main_pid", "ps_children", "run_deploy", "run_workers_module", "server_name", "site_cacert"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -47,11 +54,22 @@ def run_workers_module(args: dict) -> tuple[bool, dict]:
     return bool(result.get("failed")), result
 
 
-def ps_children(host, main_pid: int) -> tuple[list[int], list[str]]:
-    """ps's view of the Uvicorn parent: (worker PIDs, resource tracker lines)."""
-    children = host.check_output(f"ps -o pid=,args= --ppid {main_pid}").splitlines()
-    workers = sorted(int(line.split()[0]) for line in children if "resource_tracker" not in line)
-    return workers, [line for line in children if "resource_tracker" in line]
+def ps_children(host, main_pid: int) -> testhost.Children:
+    """ps's view of the Uvicorn parent's children: workers, resource tracker, others."""
+    return testhost.parse_children(host.check_output(testhost.PS_CHILDREN.format(pid=main_pid)))
+
+
+def main_pid(host, unit: str) -> int:
+    """systemd's MainPID of the unit."""
+    return testhost.main_pid(host.backend.get_hostname(), unit)
+
+
+def host_python(host, script: str, *args: str) -> str:
+    """Run a host-side script of tests/lib/ (e.g. probe.py) on the host: timings taken there
+    count no Ansible or docker round trip."""
+    source = (Path(__file__).parent / script).read_text()
+    quoted = " ".join("'%s'" % a for a in args)
+    return host.check_output("python3 - %s <<'PYEOF'\n%s\nPYEOF" % (quoted, source))
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +85,12 @@ def server_name(host) -> str:
 @pytest.fixture(scope="module")
 def address(host) -> str:
     """The host's address on the local Docker bridge."""
-    return host.interface("eth0").addresses[0]
+    return testhost.ip(host.backend.get_hostname())
 
 
 def site_cacert(host, site: str, directory: Path) -> Path:
     """A site's self-signed certificate from the host, trusted as its own CA."""
-    path = directory / f"{site}.pem"
-    path.write_bytes(host.file(f"/etc/nginx/tls/{site}/fullchain.pem").content)
-    return path
+    return testhost.fetch_cert(host.backend.get_hostname(), site, directory / f"{site}.pem")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import ps_children, run_workers_module
+from conftest import main_pid, ps_children, run_workers_module
 
 
 def test_service_enabled_and_active(host, app_name):
@@ -19,11 +19,10 @@ def test_service_enabled_and_active(host, app_name):
 def test_parent_plus_four_workers_match_ps(host, app_name):
     failed, result = run_workers_module({"unit": app_name, "expected": 4, "timeout": 30})
     assert not failed, result.get("msg")
-    main_pid = int(host.check_output(f"systemctl show -p MainPID --value {app_name}"))
-    assert result["main_pid"] == main_pid
-    workers, trackers = ps_children(host, main_pid)
-    assert len(trackers) == 1, trackers
-    assert result["worker_pids"] == workers
+    assert result["main_pid"] == main_pid(host, app_name)
+    children = ps_children(host, result["main_pid"])
+    assert len(children.trackers) == 1 and not children.others, children
+    assert result["worker_pids"] == children.workers
     assert result["worker_count"] == 4 == len(result["workers"])
 
 

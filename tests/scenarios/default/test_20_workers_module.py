@@ -1,26 +1,19 @@
 """asgi.uvicorn.workers against the real service: replacement, scaling signals, a stopped unit."""
 from __future__ import annotations
 
-from conftest import run_workers_module
+import json
 
-
-def main_pid(host, unit: str) -> int:
-    return int(host.check_output(f"systemctl show -p MainPID --value {unit}"))
+from conftest import host_python, main_pid, run_workers_module
 
 
 def test_killed_worker_is_replaced_and_module_waits_for_it(host, app_name):
     failed, before = run_workers_module({"unit": app_name, "expected": 4, "timeout": 30})
     assert not failed, before.get("msg")
-    victim = before["worker_pids"][0]
-    # Time the replacement on the host itself (the ansible round trip would hide it): kill, then
-    # poll the parent's spawned children every 50 ms until there are 4 again (a zombie has no
-    # command line, so it does not match).
-    replaced_in = float(host.check_output(
-        f"start=$(date +%s.%N); kill -9 {victim}; "
-        f"for i in $(seq 1 200); do "
-        f"  n=$(pgrep -P {before['main_pid']} -f spawn_main | grep -vx {victim} | wc -l); "
-        f"  [ $n -ge 4 ] && break; sleep 0.05; "
-        f"done; awk \"BEGIN {{ print $(date +%s.%N) - $start }}\""))
+    # Timed on the host itself (the ansible round trip would hide it): kill one worker, then
+    # poll the parent's spawned children until there are 4 again.
+    probe = json.loads(host_python(host, "probe.py", "kill-worker", app_name))
+    victim, replaced_in = probe["victim"], probe["seconds"]
+    assert victim in before["worker_pids"] and len(probe["after"]) == 4, probe
     failed, after = run_workers_module({"unit": app_name, "expected": 4, "timeout": 30})
     assert not failed, after.get("msg")
     assert victim not in after["worker_pids"]

@@ -44,8 +44,8 @@ def test_redeploy_with_two_workers(host, app_name, https):
     failed, result = run_workers_module({"unit": app_name, "expected": 2, "timeout": 30})
     assert not failed, result.get("msg")
     assert result["main_pid"] == before["main_pid"], "4 -> 2 workers is applied live, without a restart"
-    workers, _ = ps_children(host, result["main_pid"])
-    assert workers == result["worker_pids"] and len(workers) == 2
+    children = ps_children(host, result["main_pid"])
+    assert children.workers == result["worker_pids"] and len(children.workers) == 2
     dropin = host.file(f"/etc/systemd/system/{app_name}.service.d/workers.conf").content_string
     assert "ASGI_UVICORN_WORKERS=2" in dropin, "the next start must use the new count too"
     assert https("/health")[0] == 200

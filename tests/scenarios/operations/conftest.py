@@ -1,9 +1,9 @@
-"""Fixtures for the operations scenario: the shared helpers, a background load, the figures table."""
+"""The operations scenario's own fixtures (a background load, the figures table); the shared
+ones come from tests/lib/scenario.py."""
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,21 +12,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
-from scenario import (  # noqa: E402,F401  (fixtures are found by name in conftest)
-    PROJECT,
-    address,
-    app_name,
-    cacert,
-    https,
-    ps_children,
-    run_deploy,
-    run_workers_module,
-    server_name,
-)
+from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
+from scenario import PROJECT  # noqa: E402
 
-LOADCLIENT = PROJECT / "tests" / "helpers" / "loadclient.py"
+LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
 FIGURES_DIR = PROJECT / ".cache" / "operations"
 
 
@@ -74,10 +65,3 @@ def load(server_name, address, cacert):
             assert proc.returncode == 0, err
             report.update(json.loads(out))
     return run
-
-
-def host_python(host, script: str, *args: str) -> str:
-    """Run one of tests/operations' host-side scripts on the host (timings are taken there)."""
-    source = (Path(__file__).parent / script).read_text()
-    quoted = " ".join("'%s'" % a for a in args)
-    return host.check_output("python3 - %s <<'PYEOF'\n%s\nPYEOF" % (quoted, source))
