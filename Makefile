@@ -37,7 +37,7 @@ demo: setup
 # tarball), then the test hosts two at a time (they mostly wait on Ansible, apt and pip inside
 # the hosts, so two fit on 2 cores): the 3.11 leg's scenarios, the install test and the
 # benchmark smoke run, beside the 3.12 leg. Each job's output is printed when it ends.
-test: setup lint sanity units unit docs-check docs-lint galaxy-importer sanity-lines
+test: setup lint sanity units docs-check docs-lint galaxy-importer sanity-lines
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-hosts test-py312
 
 test-hosts: molecule install-test bench-smoke
@@ -45,6 +45,8 @@ test-hosts: molecule install-test bench-smoke
 lint:
 	ansible-lint --offline
 
+# The same unit tests as `units`, quickly, with plain pytest: a developer's target, not part of
+# `make test` (there `units` runs them the way a reviewer does, on both legs).
 unit:
 	python -m pytest tests/unit
 
