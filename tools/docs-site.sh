@@ -4,21 +4,15 @@
 # generated afresh in .cache/docs-site and built by its own build.sh (antsibull-docs renders
 # the module and role pages from the tarball as installed, then Sphinx makes HTML).
 #
-#   ASGI_TOOLS_VENV=.venv-tools   the venv of tests/requirements-tools.txt (`setup.sh tools`)
+#   ASGI_TOOLS_VENV=.venv-tools   the venv of the reviewer's tools (tools/tools-venv.sh)
 #
 # Open .cache/docs-site/build/html/index.html in a browser; `python3 -m http.server -d
 # .cache/docs-site/build/html` serves it.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-cd "$root"
-
-venv=${ASGI_TOOLS_VENV:-.venv-tools}
-case $venv in /*) ;; *) venv=$root/$venv ;; esac
+# shellcheck source=tools/tools-venv.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools-venv.sh"
 site=$root/.cache/docs-site
 say() { echo "docs-site: $*" >&2; }
-
-[ -x "$venv/bin/antsibull-docs" ] || { say "ERROR: $venv not found: run 'tools/setup.sh tools'"; exit 1; }
-export PATH=$venv/bin:$PATH
 
 # The collection as shipped; community.crypto (for references) comes with the venv's `ansible`.
 tools/collection-tarball.sh "$venv" "$root/.cache/docs-site-collection" >/dev/null

@@ -6,18 +6,12 @@
 # them and fails on any. Then `ansible-builder introspect` on the installed collection shows
 # the execution-environment requirements that meta/execution-environment.yml declares.
 #
-#   ASGI_TOOLS_VENV=.venv-tools   the venv of tests/requirements-tools.txt (`setup.sh tools`)
+#   ASGI_TOOLS_VENV=.venv-tools   the venv of the reviewer's tools (tools/tools-venv.sh)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-cd "$root"
-
-venv=${ASGI_TOOLS_VENV:-.venv-tools}
-case $venv in /*) ;; *) venv=$root/$venv ;; esac
+# shellcheck source=tools/tools-venv.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tools-venv.sh"
 work=$root/.cache/galaxy-importer
 say() { echo "galaxy-importer: $*" >&2; }
-
-[ -x "$venv/bin/python" ] || { say "ERROR: $venv not found: run 'tools/setup.sh tools'"; exit 1; }
-export PATH=$venv/bin:$PATH
 
 tarball=$(tools/collection-tarball.sh "$venv" "$work")
 
