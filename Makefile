@@ -17,8 +17,8 @@ SANITY_ONLY_CORES := 2.20
 # The reviewer's tools (galaxy-importer, antsibull-docs, ansible-builder): tests/requirements-tools.in.
 TOOLS := $(CURDIR)/.venv-tools/bin
 
-.PHONY: help setup demo test test-hosts scenario lint sanity units unit molecule install-test docs docs-check bench bench-smoke requirements test-py312 molecule-default
-.PHONY: sanity-lines galaxy-importer docs-lint docs-site requirements-extra $(addprefix sanity-,$(SANITY_ONLY_CORES))
+.PHONY: help setup demo test lane-bookworm lane-trixie lane-more scenario lint sanity units unit molecule install-test docs docs-check bench bench-smoke requirements test-py312 molecule-default
+.PHONY: $(addprefix scenario-,$(OTHER_SCENARIOS)) sanity-lines galaxy-importer docs-lint docs-site requirements-extra $(addprefix sanity-,$(SANITY_ONLY_CORES))
 
 help:
 	@echo "make demo   deploy the sample app with 4 workers to a local systemd test host"
@@ -33,14 +33,30 @@ setup:
 demo: setup
 	@tools/demo.sh
 
-# The fast checks first (with what a Galaxy or Automation Hub reviewer runs on the built
-# tarball), then the test hosts two at a time (they mostly wait on Ansible, apt and pip inside
-# the hosts, so two fit on 2 cores): the 3.11 leg's scenarios, the install test and the
-# benchmark smoke run, beside the 3.12 leg. Each job's output is printed when it ends.
-test: setup lint sanity units docs-check docs-lint galaxy-importer sanity-lines
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-hosts test-py312
+# The quick checks of the source first, then three lanes side by side, each a sequence; a lane's
+# output is printed when it ends. Test hosts mostly wait on Ansible, apt and pip inside them, so
+# three lanes keep the 2 cores of these machines busy without one starving another:
+#   lane-bookworm  the default scenario on Debian 12 with .venv, the install test, the bench smoke
+#   lane-trixie    the second leg of the version matrix (test-py312)
+#   lane-more      every other scenario, then what a Galaxy or Automation Hub reviewer runs on the
+#                  built tarball (docs lint, galaxy-importer, sanity on the other core lines)
+test: setup lint sanity units docs-check
+	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
 
-test-hosts: molecule install-test bench-smoke
+# A lane is a sequence: one target per sub-make, so none of them runs beside its neighbours.
+lane-bookworm:
+	$(MAKE) --no-print-directory molecule-default
+	$(MAKE) --no-print-directory install-test
+	$(MAKE) --no-print-directory bench-smoke
+
+lane-trixie:
+	$(MAKE) --no-print-directory test-py312
+
+lane-more:
+	for s in $(OTHER_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
+	$(MAKE) --no-print-directory docs-lint
+	$(MAKE) --no-print-directory galaxy-importer
+	$(MAKE) --no-print-directory sanity-lines
 
 lint:
 	ansible-lint --offline
@@ -53,6 +69,12 @@ unit:
 molecule:
 	molecule test --all
 
+# Every scenario of molecule/ but default (which each leg runs as molecule-default).
+OTHER_SCENARIOS := $(filter-out default,$(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+$(addprefix scenario-,$(OTHER_SCENARIOS)): scenario-%:
+	molecule test -s $*
+
 # One scenario by name, e.g. `make scenario S=operations` (the figures of docs/operations.md).
 S ?= default
 scenario: setup
@@ -62,8 +84,10 @@ scenario: setup
 # ansible-core (tests/requirements-py312.txt) and the default scenario on a Debian 13 host.
 test-py312:
 	@tools/setup.sh py312
-	ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie ASGI_TESTHOST_SUFFIX=-trixie \
-	  $(MAKE) --no-print-directory VENV=.venv-py312 lint sanity units molecule-default
+	for target in lint sanity units molecule-default; do \
+	  ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie ASGI_TESTHOST_SUFFIX=-trixie \
+	    $(MAKE) --no-print-directory VENV=.venv-py312 $$target || exit; \
+	done
 
 # The default scenario alone; ASGI_TESTHOST_IMAGE chooses the host, ASGI_TESTHOST_PREFIX and
 # ASGI_TESTHOST_SUFFIX the container's name (.config/molecule/config.yml). Molecule's state goes

@@ -57,9 +57,10 @@ if [ ! -x "$venv/bin/ansible-test" ]; then
   exit 1
 fi
 
-# One run per venv at a time (a second one waits): they share the copy and the runner venv.
-mkdir -p "$work"
-exec 9>"$work/.lock"
+# One run at a time (a second one waits): runs share ansible-test's home (its per-test
+# virtualenvs, built on first use), and the runs of one venv share the copy and the runner venv.
+mkdir -p "$work" "$home"
+exec 9>"$home/.lock"
 flock 9
 
 python_version=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
