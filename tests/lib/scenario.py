@@ -33,7 +33,8 @@ def _inventory() -> str:
 
 def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.yml",
                diff: bool = False) -> subprocess.CompletedProcess:
-    """Run playbooks/<playbook> against the scenario's host with -e JSON."""
+    """Run playbooks/<playbook> (or a playbook at an absolute path) against the scenario's host
+    with -e JSON."""
     cmd = ["ansible-playbook", "-i", _inventory(), str(PROJECT / "playbooks" / playbook),
            "-e", json.dumps(extra_vars)]
     if check:

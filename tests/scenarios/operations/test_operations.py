@@ -169,7 +169,8 @@ def test_bad_release_is_rolled_back(host, app_name, https, load, figures, tmp_pa
     live = current_release(host, app_name)
     before = workers(app_name)
     with load() as report:
-        proc, seconds = deploy({"app_source": release(tmp_path, "3", code)})
+        # A shorter wait for workers that never come than the default 120 s: the same failure, sooner.
+        proc, seconds = deploy({"app_source": release(tmp_path, "3", code), "release_gate_timeout": 30})
     assert proc.returncode != 0, "a release that " + kind + " must fail the play"
     output = proc.stdout + proc.stderr
     message = re.search(r"Release (\w+) failed the health gate: (.*)", output)
