@@ -8,6 +8,8 @@ Bounded three ways: --duration seconds (at most 600), --max-requests (at most 1,
 target, which must be a loopback or private address (the local test host), never the internet.
 SIGINT or SIGTERM stops it early; the report is still written. A request fails when it gets no
 response or a status other than 200; each failure is counted by kind (status or exception).
+With --retry-reused, a GET whose reused keep-alive connection the server closed without answering
+is sent once more on a new connection, as HTTP clients do; the report counts those retries.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import typing as t
 import urllib.parse
 
 MAX_DURATION = 600.0
+# How a reused keep-alive connection looks when the server closed it just as a request went out.
+IDLE_CLOSE = {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"}
 MAX_REQUESTS = 1_000_000
 
 
@@ -91,6 +95,7 @@ class Load:
         self.failure_times: list[float] = []
         self.failure_samples: list[str] = []
         self.issued = 0
+        self.retried_reused = 0
         self.start = 0.0
 
     def connection(self) -> http.client.HTTPConnection:
@@ -139,6 +144,28 @@ class Load:
                 if conn is not None:
                     conn.close()
                 conn = None
+            if failure is not None and reused and self.args.retry_reused and failure in IDLE_CLOSE:
+                # The server closed the idle keep-alive connection as the request went out, and
+                # nothing came back: browsers, curl and Go send such a GET again on a new
+                # connection (RFC 9112, 9.3.1). Counted apart, and failed if the retry fails too.
+                with self.lock:
+                    self.retried_reused += 1
+                try:
+                    conn = self.connection()
+                    conn.request("GET", self.path, headers={"Host": self.server_name})
+                    response = conn.getresponse()
+                    response.read()
+                    failure = None if response.status == 200 else str(response.status)
+                    detail = "" if failure is None else response.reason
+                    if response.will_close:
+                        conn.close()
+                        conn = None
+                except (OSError, http.client.HTTPException) as e:
+                    failure = type(e).__name__
+                    detail = "%s (retry on a new connection)" % e
+                    if conn is not None:
+                        conn.close()
+                    conn = None
             elapsed = time.monotonic() - began
             with self.lock:
                 if failure is None:
@@ -181,6 +208,7 @@ class Load:
                 "failures": dict(sorted(self.failures.items())),
                 "failure_times_s": self.failure_times[:50],
                 "failure_samples": self.failure_samples,
+                "retried_reused": self.retried_reused,
                 "requests_per_s": round((len(latencies) + failed) / duration, 1) if duration > 0 else None,
                 "latency_ms": {
                     "p50": ms(percentile(latencies, 0.50)),
@@ -202,6 +230,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds, at most %d" % MAX_DURATION)
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument("--retry-reused", action="store_true",
+                        help="send a GET again, once, on a new connection when a reused one closed without an answer")
     parser.add_argument("--output", help="write the JSON report here as well as to stdout")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION:
