@@ -1,0 +1,162 @@
+"""The acme scenario's fixtures: the ACME server's host and root, the certificate nginx serves,
+a background load and the figures table; the shared ones come from tests/lib/scenario.py."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
+
+from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
+from scenario import PROJECT  # noqa: E402
+
+import testhost  # noqa: E402
+
+LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
+FIGURES_DIR = PROJECT / ".cache" / "acme"
+# sslyze pins a cryptography older than the controller venv's: a venv of its own, made once.
+SSLYZE_VENV = PROJECT / ".cache" / "sslyze" / "venv"
+SSLYZE = "sslyze==6.3.1"
+# pebble logs one such line for each new order (and nothing else does).
+ORDER_LINE = re.compile(r'Added order "[^"]+" to the db')
+
+
+def ca_name() -> str:
+    """The container of the ACME server (molecule/acme/molecule.yml's second platform)."""
+    return testhost.container_name("asgi-uvicorn-acme-ca") + os.environ.get("ASGI_TESTHOST_SUFFIX", "")
+
+
+def ca_exec(*cmd: str, check: bool = True) -> str:
+    return testhost.host_exec(ca_name(), *cmd, check=check)
+
+
+def orders() -> int:
+    """New orders pebble took since it started, counted in its log."""
+    return len(ORDER_LINE.findall(ca_exec("journalctl", "-u", "pebble", "--no-pager", "-o", "cat")))
+
+
+@pytest.fixture(scope="module")
+def server_name(host) -> str:
+    return host.ansible.get_variables()["proxy_server_name"]
+
+
+@pytest.fixture(scope="module")
+def names(host) -> list[str]:
+    variables = host.ansible.get_variables()
+    return [variables["proxy_server_name"], *variables["proxy_server_aliases"]]
+
+
+@pytest.fixture(scope="session")
+def directory() -> str:
+    return f"https://{ca_name()}:14000/dir"
+
+
+@pytest.fixture(scope="session")
+def root(tmp_path_factory) -> Path:
+    """The root that signs pebble's certificates, from its management interface (port 15000),
+    over HTTPS verified with pebble's own certificate. pebble makes a new root each start."""
+    context = ssl.create_default_context(cadata=ca_exec("cat", "/etc/pebble/cert.pem"))
+    context.check_hostname = False  # reached by address; the certificate names the CA host
+    url = f"https://{testhost.ip(ca_name())}:15000/roots/0"
+    with urllib.request.urlopen(url, context=context, timeout=10) as answer:
+        pem = answer.read().decode()
+    assert pem.startswith("-----BEGIN CERTIFICATE-----"), pem[:200]
+    path = tmp_path_factory.mktemp("acme") / "pebble-root.pem"
+    path.write_text(pem)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cacert(root) -> Path:
+    """Clients trust pebble's root, as browsers trust Let's Encrypt's."""
+    return root
+
+
+def served(address: str, name: str, root: Path) -> x509.Certificate:
+    """The certificate nginx serves for SNI `name`, after a handshake verified against `root`
+    (chain and host name; ssl raises when either fails)."""
+    context = ssl.create_default_context(cafile=str(root))
+    with socket.create_connection((address, 443), timeout=5) as sock:
+        with context.wrap_socket(sock, server_hostname=name) as tls:
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+
+
+def san(cert: x509.Certificate) -> list[str]:
+    return sorted(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                  .get_values_for_type(x509.DNSName))
+
+
+def nginx_processes(host) -> tuple[int, list[int]]:
+    """nginx's master PID and its workers: a reload keeps the master and replaces the workers."""
+    master = int(host.check_output("systemctl show -p MainPID --value nginx.service"))
+    workers = sorted(int(p) for p in host.check_output(f"ps -o pid= --ppid {master}").split())
+    return master, workers
+
+
+def sslyze_command() -> Path:
+    """sslyze from PyPI in .cache/sslyze/venv, installed the first time only."""
+    exe = SSLYZE_VENV / "bin" / "sslyze"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(SSLYZE_VENV)], check=True)
+        subprocess.run([str(SSLYZE_VENV / "bin" / "pip"), "install", "-q", SSLYZE], check=True, timeout=600)
+    return exe
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Rows of the figures table; printed (and written to .cache/acme/) at the end."""
+    rows: list[dict] = []
+    yield rows
+    if not rows:
+        return
+    lines = ["| Step | Seconds | Requests | Failed | Measured |", "|---|---:|---:|---:|---|"]
+    for row in rows:
+        load = row.get("load") or {}
+        lines.append("| %s | %.1f | %s | %s | %s |" % (row["step"], row["seconds"], load.get("total", "-"),
+                                                      load.get("failed", "-"), row.get("measured", "")))
+    table = "\n".join(lines)
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    (FIGURES_DIR / "figures.md").write_text(table + "\n")
+    (FIGURES_DIR / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print("\n\nACME certificates (molecule test -s acme):\n" + table + "\n")
+
+
+@pytest.fixture
+def load(server_name, address, root):
+    """``with load() as result:`` keeps GET /pid going through nginx (HTTPS verified against
+    pebble's root) while the block runs; ``result`` holds the load client's report after it.
+
+    A reload closes nginx's idle keep-alive connections; a GET sent on one at that instant gets
+    no answer, and HTTP clients send it again on a new connection (RFC 9112, 9.3.1). The load
+    client does the same (--retry-reused) and counts it: such a GET is not a failed request."""
+    @contextlib.contextmanager
+    def run(rate: float = 150, concurrency: int = 8):
+        report: dict = {}
+        proc = subprocess.Popen(
+            [sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}/pid", "--connect-to", address,
+             "--cacert", str(root), "--rate", str(rate), "--concurrency", str(concurrency),
+             "--duration", "120", "--timeout", "15", "--retry-reused"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)  # some load before the operation starts
+        try:
+            yield report
+            time.sleep(1.5)  # and after it ends
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            report.update(json.loads(out))
+    return run

@@ -1,0 +1,47 @@
+"""Bad ACME settings fail before any change, naming the variable; a CA that cannot be reached
+fails the play naming the directory, the names and the error, and the old certificate stays."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from conftest import ca_exec, orders, run_deploy, served
+
+testinfra_hosts = ["ansible://asgi_uvicorn"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"proxy_acme_terms_agreed": False}, "proxy_acme_terms_agreed must be true when proxy_tls_mode is acme"),
+    ({"proxy_acme_email": ""}, "proxy_acme_email must be the e-mail address of the ACME account"),
+    ({"proxy_acme_directory": "http://ca.example/dir"}, "proxy_acme_directory must be the https:// URL"),
+    ({"proxy_server_aliases": ["*.acme.test"]}, "cannot hold a wildcard when proxy_tls_mode is acme"),
+], ids=["terms", "email", "directory", "wildcard"])
+def test_bad_acme_settings_fail_before_any_change(extra, message):
+    proc = run_deploy(extra)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-2000:]
+    assert re.search(r"asgi-uvicorn-acme\S*\s*:\s*ok=\d+\s+changed=0", proc.stdout), proc.stdout[-1500:]
+
+
+def test_ca_down_adding_a_name_fails_clearly_and_keeps_the_old_certificate(
+        host, address, server_name, names, root, directory, figures):
+    before = served(address, server_name, root)
+    ca_exec("systemctl", "stop", "pebble.service")
+    added = "new.acme.test"
+    start = time.monotonic()
+    proc = run_deploy({"proxy_server_aliases": [*names[1:], added]})
+    seconds = time.monotonic() - start
+    output = proc.stdout + proc.stderr
+    failure = re.search(r"The ACME CA at .*nginx keeps serving the certificate it had\.", output.replace("\n", " "))
+    figures.append({"step": "ACME server stopped, deploy adding a name", "seconds": seconds,
+                    "measured": f"play rc {proc.returncode}; old serial still served: "
+                    f"{served(address, server_name, root).serial_number == before.serial_number}"})
+    assert proc.returncode != 0, "a deploy that cannot get its certificate must fail"
+    assert failure, output[-3000:]
+    print(failure.group(0)[:600])
+    assert directory in failure.group(0) and added in failure.group(0)
+    assert re.search(r"Connection refused|Failed to establish a new connection", failure.group(0)), failure.group(0)
+    assert host.service("nginx").is_running
+    for name in names:
+        assert served(address, name, root).serial_number == before.serial_number
