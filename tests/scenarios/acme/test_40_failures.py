@@ -24,6 +24,33 @@ def test_bad_acme_settings_fail_before_any_change(extra, message):
     assert re.search(r"asgi-uvicorn-acme\S*\s*:\s*ok=\d+\s+changed=0", proc.stdout), proc.stdout[-1500:]
 
 
+def test_refused_challenge_fails_with_the_cas_error_and_keeps_the_old_certificate(
+        host, address, server_name, names, root, directory, figures):
+    """A name whose DNS points elsewhere (pebble's DNS server sends it to the CA host itself,
+    where nothing listens on port 80): the CA refuses the challenge and says why."""
+    before = served(address, server_name, root)
+    refused = "refused.acme.test"
+    ca_exec("python3", "-c", "import json, urllib.request; urllib.request.urlopen(urllib.request.Request("
+            "'http://127.0.0.1:8055/add-a', json.dumps({'host': '%s', 'addresses': ['127.0.0.1']}).encode()))"
+            % refused)
+    orders_before = orders()
+    start = time.monotonic()
+    proc = run_deploy({"proxy_server_aliases": [*names[1:], refused]})
+    seconds = time.monotonic() - start
+    output = re.sub(r"\s+", " ", proc.stdout + proc.stderr)
+    failure = re.search(r"The ACME CA at .*?nginx keeps serving the certificate it had\.", output)
+    figures.append({"step": "challenge refused (name resolves elsewhere), deploy adding it", "seconds": seconds,
+                    "measured": f"play rc {proc.returncode}; {orders() - orders_before} order(s) tried; old serial "
+                    f"still served: {served(address, server_name, root).serial_number == before.serial_number}"})
+    assert proc.returncode != 0, "a deploy whose challenge the CA refuses must fail"
+    assert failure, output[-3000:]
+    print(failure.group(0)[:800])
+    assert directory in failure.group(0) and f"Domain: {refused}" in failure.group(0)
+    assert re.search(r"[Cc]onnection refused", failure.group(0)), failure.group(0)
+    for name in names:
+        assert served(address, name, root).serial_number == before.serial_number
+
+
 def test_ca_down_adding_a_name_fails_clearly_and_keeps_the_old_certificate(
         host, address, server_name, names, root, directory, figures):
     before = served(address, server_name, root)
@@ -32,8 +59,8 @@ def test_ca_down_adding_a_name_fails_clearly_and_keeps_the_old_certificate(
     start = time.monotonic()
     proc = run_deploy({"proxy_server_aliases": [*names[1:], added]})
     seconds = time.monotonic() - start
-    output = proc.stdout + proc.stderr
-    failure = re.search(r"The ACME CA at .*nginx keeps serving the certificate it had\.", output.replace("\n", " "))
+    output = re.sub(r"\s+", " ", proc.stdout + proc.stderr)
+    failure = re.search(r"The ACME CA at .*?nginx keeps serving the certificate it had\.", output)
     figures.append({"step": "ACME server stopped, deploy adding a name", "seconds": seconds,
                     "measured": f"play rc {proc.returncode}; old serial still served: "
                     f"{served(address, server_name, root).serial_number == before.serial_number}"})
