@@ -36,10 +36,12 @@ demo: setup
 # The quick checks of the source first, then three lanes side by side, each a sequence; a lane's
 # output is printed when it ends. Test hosts mostly wait on Ansible, apt and pip inside them, so
 # three lanes keep the 2 cores of these machines busy without one starving another:
-#   lane-bookworm  the default scenario on Debian 12 with .venv, the install test, the bench smoke
-#   lane-trixie    the second leg of the version matrix (test-py312)
-#   lane-more      every other scenario, then what a Galaxy or Automation Hub reviewer runs on the
-#                  built tarball (docs lint, galaxy-importer, sanity on the other core lines)
+#   lane-bookworm  the default scenario on Debian 12 with .venv, the install test, the bench
+#                  smoke, then what a Galaxy or Automation Hub reviewer runs on the built
+#                  tarball with the tools venv (docs lint, galaxy-importer)
+#   lane-trixie    the second leg of the version matrix (test-py312), then sanity on the other
+#                  core lines
+#   lane-more      every other scenario
 test: setup lint sanity units docs-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
 
@@ -48,15 +50,15 @@ lane-bookworm:
 	$(MAKE) --no-print-directory molecule-default
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory bench-smoke
+	$(MAKE) --no-print-directory docs-lint
+	$(MAKE) --no-print-directory galaxy-importer
 
 lane-trixie:
 	$(MAKE) --no-print-directory test-py312
+	$(MAKE) --no-print-directory sanity-lines
 
 lane-more:
 	for s in $(OTHER_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
-	$(MAKE) --no-print-directory docs-lint
-	$(MAKE) --no-print-directory galaxy-importer
-	$(MAKE) --no-print-directory sanity-lines
 
 lint:
 	ansible-lint --offline
