@@ -8,9 +8,13 @@ handshake. The host's address, certificate, MainPID and workers come from testho
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +23,11 @@ import pytest
 import testhost
 
 __all__ = ["PROJECT", "Answer", "address", "app_name", "cacert", "client_address", "curl", "host_python",
-           "https", "main_pid", "ps_children", "run_deploy", "run_workers_module", "server_name", "site_cacert"]
+           "https", "load_through_nginx", "main_pid", "ps_children", "run_deploy", "run_workers_module",
+           "server_name", "site_cacert"]
 
 PROJECT = Path(__file__).resolve().parents[2]
+LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
 
 
 def _inventory() -> str:
@@ -141,3 +147,26 @@ def https(server_name, address, cacert):
 def client_address(host) -> str:
     """The controller's address as the host sees it: the Docker bridge's gateway."""
     return host.check_output("ip -4 route show default").split()[2]
+
+
+@contextlib.contextmanager
+def load_through_nginx(server_name: str, address: str, cacert: Path, rate: float = 150, concurrency: int = 8,
+                       path: str = "/pid", duration: int = 300, retry_reused: bool = False):
+    """Keep GET `path` going through nginx (HTTPS, verified against `cacert`) at a steady rate
+    with loadclient.py while the block runs; the yielded dict holds its JSON report after it."""
+    report: dict = {}
+    cmd = [sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}{path}", "--connect-to", address,
+           "--cacert", str(cacert), "--rate", str(rate), "--concurrency", str(concurrency),
+           "--duration", str(duration), "--timeout", "15"]
+    if retry_reused:
+        cmd.append("--retry-reused")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # some load before the operation starts
+    try:
+        yield report
+        time.sleep(1.5)  # and after it ends
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        report.update(json.loads(out))

@@ -2,16 +2,14 @@
 a background load and the figures table; the shared ones come from tests/lib/scenario.py."""
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import os
 import re
-import signal
 import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,11 +19,10 @@ from cryptography import x509
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import PROJECT  # noqa: E402
+from scenario import PROJECT, load_through_nginx  # noqa: E402
 
 import testhost  # noqa: E402
 
-LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
 FIGURES_DIR = PROJECT / ".cache" / "acme"
 # sslyze pins a cryptography older than the controller venv's: a venv of its own, made once.
 SSLYZE_VENV = PROJECT / ".cache" / "sslyze" / "venv"
@@ -142,21 +139,4 @@ def load(server_name, address, root):
     A reload closes nginx's idle keep-alive connections; a GET sent on one at that instant gets
     no answer, and HTTP clients send it again on a new connection (RFC 9112, 9.3.1). The load
     client does the same (--retry-reused) and counts it: such a GET is not a failed request."""
-    @contextlib.contextmanager
-    def run(rate: float = 150, concurrency: int = 8):
-        report: dict = {}
-        proc = subprocess.Popen(
-            [sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}/pid", "--connect-to", address,
-             "--cacert", str(root), "--rate", str(rate), "--concurrency", str(concurrency),
-             "--duration", "120", "--timeout", "15", "--retry-reused"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)  # some load before the operation starts
-        try:
-            yield report
-            time.sleep(1.5)  # and after it ends
-        finally:
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            report.update(json.loads(out))
-    return run
+    return functools.partial(load_through_nginx, server_name, address, root, duration=120, retry_reused=True)

@@ -24,6 +24,16 @@ def test_bad_acme_settings_fail_before_any_change(extra, message):
     assert re.search(r"asgi-uvicorn-acme\S*\s*:\s*ok=\d+\s+changed=0", proc.stdout), proc.stdout[-1500:]
 
 
+def deploy_adding(names: list[str], name: str) -> tuple:
+    """Deploy with `name` added to the site's names: (the process, its seconds, the play's
+    failure message about the certificate, None when there is none)."""
+    start = time.monotonic()
+    proc = run_deploy({"proxy_server_aliases": [*names[1:], name]})
+    seconds = time.monotonic() - start
+    output = re.sub(r"\s+", " ", proc.stdout + proc.stderr)
+    return proc, seconds, re.search(r"The ACME CA at .*?nginx keeps serving the certificate it had\.", output)
+
+
 def test_refused_challenge_fails_with_the_cas_error_and_keeps_the_old_certificate(
         host, address, server_name, names, root, directory, figures):
     """A name whose DNS points elsewhere (pebble's DNS server sends it to the CA host itself,
@@ -34,16 +44,12 @@ def test_refused_challenge_fails_with_the_cas_error_and_keeps_the_old_certificat
             "'http://127.0.0.1:8055/add-a', json.dumps({'host': '%s', 'addresses': ['127.0.0.1']}).encode()))"
             % refused)
     orders_before = orders()
-    start = time.monotonic()
-    proc = run_deploy({"proxy_server_aliases": [*names[1:], refused]})
-    seconds = time.monotonic() - start
-    output = re.sub(r"\s+", " ", proc.stdout + proc.stderr)
-    failure = re.search(r"The ACME CA at .*?nginx keeps serving the certificate it had\.", output)
+    proc, seconds, failure = deploy_adding(names, refused)
     figures.append({"step": "challenge refused (name resolves elsewhere), deploy adding it", "seconds": seconds,
                     "measured": f"play rc {proc.returncode}; {orders() - orders_before} order(s) tried; old serial "
                     f"still served: {served(address, server_name, root).serial_number == before.serial_number}"})
     assert proc.returncode != 0, "a deploy whose challenge the CA refuses must fail"
-    assert failure, output[-3000:]
+    assert failure, proc.stdout[-3000:] + proc.stderr[-2000:]
     print(failure.group(0)[:800])
     assert directory in failure.group(0) and f"Domain: {refused}" in failure.group(0)
     assert re.search(r"[Cc]onnection refused", failure.group(0)), failure.group(0)
@@ -56,16 +62,12 @@ def test_ca_down_adding_a_name_fails_clearly_and_keeps_the_old_certificate(
     before = served(address, server_name, root)
     ca_exec("systemctl", "stop", "pebble.service")
     added = "new.acme.test"
-    start = time.monotonic()
-    proc = run_deploy({"proxy_server_aliases": [*names[1:], added]})
-    seconds = time.monotonic() - start
-    output = re.sub(r"\s+", " ", proc.stdout + proc.stderr)
-    failure = re.search(r"The ACME CA at .*?nginx keeps serving the certificate it had\.", output)
+    proc, seconds, failure = deploy_adding(names, added)
     figures.append({"step": "ACME server stopped, deploy adding a name", "seconds": seconds,
                     "measured": f"play rc {proc.returncode}; old serial still served: "
                     f"{served(address, server_name, root).serial_number == before.serial_number}"})
     assert proc.returncode != 0, "a deploy that cannot get its certificate must fail"
-    assert failure, output[-3000:]
+    assert failure, proc.stdout[-3000:] + proc.stderr[-2000:]
     print(failure.group(0)[:600])
     assert directory in failure.group(0) and added in failure.group(0)
     assert re.search(r"Connection refused|Failed to establish a new connection", failure.group(0)), failure.group(0)

@@ -2,12 +2,9 @@
 ones come from tests/lib/scenario.py."""
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import PROJECT  # noqa: E402
+from scenario import PROJECT, load_through_nginx  # noqa: E402
 
-LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
 FIGURES_DIR = PROJECT / ".cache" / "operations"
 
 
@@ -47,21 +43,4 @@ def figures():
 def load(server_name, address, cacert):
     """``with load() as result:`` keeps GET /pid going through nginx (HTTPS, verified) at a
     steady rate while the block runs; ``result`` holds the load client's JSON report after it."""
-    @contextlib.contextmanager
-    def run(rate: float = 150, concurrency: int = 8, path: str = "/pid"):
-        report: dict = {}
-        proc = subprocess.Popen(
-            [sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}{path}", "--connect-to", address,
-             "--cacert", str(cacert), "--rate", str(rate), "--concurrency", str(concurrency),
-             "--duration", "300", "--timeout", "15"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)  # some load before the operation starts
-        try:
-            yield report
-            time.sleep(1.5)  # and after it ends
-        finally:
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            report.update(json.loads(out))
-    return run
+    return functools.partial(load_through_nginx, server_name, address, cacert)
