@@ -6,7 +6,11 @@ import re
 import shutil
 import time
 
+import pytest
+
 from conftest import PROJECT, ps_children, run_deploy, run_workers_module
+
+pytestmark = pytest.mark.first_leg_only
 
 
 def wait_for_version(https, version: str, seconds: float = 30) -> dict:

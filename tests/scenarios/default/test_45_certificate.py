@@ -8,9 +8,12 @@ import socket
 import ssl
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 from conftest import run_deploy
+
+pytestmark = pytest.mark.first_leg_only
 
 
 def served(address: str, server_name: str) -> x509.Certificate:
