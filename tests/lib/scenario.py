@@ -23,7 +23,7 @@ import pytest
 import testhost
 
 __all__ = ["PROJECT", "Answer", "address", "app_name", "cacert", "client_address", "curl", "host_python",
-           "https", "load_through_nginx", "main_pid", "ps_children", "run_deploy", "run_workers_module",
+           "https", "load_table", "load_through_nginx", "main_pid", "publish_figures", "ps_children", "run_deploy", "run_workers_module",
            "server_name", "site_cacert"]
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -170,3 +170,29 @@ def load_through_nginx(server_name: str, address: str, cacert: Path, rate: float
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         report.update(json.loads(out))
+
+
+def publish_figures(scenario: str, title: str, table: str, rows: list[dict]) -> None:
+    """Print a scenario's figures table and keep it, with the rows it was made from, in
+    .cache/<scenario>/figures.md and figures.json."""
+    directory = PROJECT / ".cache" / scenario
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "figures.md").write_text(table + "\n")
+    (directory / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"\n\n{title}:\n{table}\n")
+
+
+def load_table(rows: list[dict], resent: bool = False) -> str:
+    """The figures table of operations run under load_through_nginx(): one row per operation,
+    with its load client's report ("load") and what was measured besides; with `resent`, the
+    GETs the client sent again after a kept-alive connection closed without an answer."""
+    head = ["Operation", "Requests", "Failed"] + (["Resent"] if resent else []) + ["p50 ms", "p99 ms", "Measured"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
+    for row in rows:
+        load = row.get("load") or {}
+        latency = load.get("latency_ms", {})
+        cells = [row["operation"], load.get("total", "-"), load.get("failed", "-")]
+        cells += [load.get("retried_reused", "-")] if resent else []
+        cells += [latency.get("p50", "-"), latency.get("p99", "-"), row.get("measured", "")]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)

@@ -3,7 +3,6 @@ a background load and the figures table; the shared ones come from tests/lib/sce
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import socket
@@ -19,11 +18,10 @@ from cryptography import x509
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import PROJECT, load_through_nginx  # noqa: E402
+from scenario import PROJECT, load_through_nginx, publish_figures  # noqa: E402
 
 import testhost  # noqa: E402
 
-FIGURES_DIR = PROJECT / ".cache" / "acme"
 # sslyze pins a cryptography older than the controller venv's: a venv of its own, made once.
 SSLYZE_VENV = PROJECT / ".cache" / "sslyze" / "venv"
 SSLYZE = "sslyze==6.3.1"
@@ -124,11 +122,7 @@ def figures():
         load = row.get("load") or {}
         lines.append("| %s | %.1f | %s | %s | %s |" % (row["step"], row["seconds"], load.get("total", "-"),
                                                       load.get("failed", "-"), row.get("measured", "")))
-    table = "\n".join(lines)
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / "figures.md").write_text(table + "\n")
-    (FIGURES_DIR / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print("\n\nACME certificates (molecule test -s acme):\n" + table + "\n")
+    publish_figures("acme", "ACME certificates (molecule test -s acme)", "\n".join(lines), rows)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ ones come from tests/lib/scenario.py."""
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import PROJECT, load_through_nginx  # noqa: E402
+from scenario import load_table, load_through_nginx, publish_figures  # noqa: E402
 
-FIGURES_DIR = PROJECT / ".cache" / "operations"
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +22,7 @@ def figures():
     yield rows
     if not rows:
         return
-    lines = ["| Operation | Requests | Failed | p50 ms | p99 ms | Measured |",
-             "|---|---:|---:|---:|---:|---|"]
-    for row in rows:
-        load = row.get("load") or {}
-        lat = load.get("latency_ms", {})
-        lines.append("| %s | %s | %s | %s | %s | %s |" % (
-            row["operation"], load.get("total", "-"), load.get("failed", "-"),
-            lat.get("p50", "-"), lat.get("p99", "-"), row.get("measured", "")))
-    table = "\n".join(lines)
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / "figures.md").write_text(table + "\n")
-    (FIGURES_DIR / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print("\n\nOperations under load (molecule test -s operations):\n" + table + "\n")
+    publish_figures("operations", "Operations under load (molecule test -s operations)", load_table(rows), rows)
 
 
 @pytest.fixture
