@@ -39,8 +39,8 @@ demo: setup
 #   lane-bookworm  the default scenario on Debian 12 with .venv, the install test, the bench
 #                  smoke, then what a Galaxy or Automation Hub reviewer runs on the built
 #                  tarball with the tools venv (docs lint, galaxy-importer)
-#   lane-trixie    the second leg of the version matrix (test-py312), then sanity on the other
-#                  core lines
+#   lane-trixie    the second leg of the version matrix (test-py312), the scenarios of
+#                  TRIXIE_LANE_SCENARIOS, then sanity on the other core lines
 #   lane-more      every other scenario
 test: setup lint sanity units docs-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
@@ -55,10 +55,13 @@ lane-bookworm:
 
 lane-trixie:
 	$(MAKE) --no-print-directory test-py312
+	for s in $(TRIXIE_LANE_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
 	$(MAKE) --no-print-directory sanity-lines
 
 lane-more:
-	for s in $(OTHER_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
+	for s in $(filter-out $(TRIXIE_LANE_SCENARIOS),$(OTHER_SCENARIOS)); do \
+	  $(MAKE) --no-print-directory scenario-$$s || exit; \
+	done
 
 lint:
 	ansible-lint --offline
@@ -73,6 +76,8 @@ molecule:
 
 # Every scenario of molecule/ but default (which each leg runs as molecule-default).
 OTHER_SCENARIOS := $(filter-out default,$(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# The ones lane-trixie runs (on the first leg's Debian 12 hosts), so the lanes end together.
+TRIXIE_LANE_SCENARIOS := cluster
 
 $(addprefix scenario-,$(OTHER_SCENARIOS)): scenario-%:
 	molecule test -s $*

@@ -1,5 +1,6 @@
 """Sample FastAPI app used by `make demo` and the molecule scenarios."""
 import os
+import socket
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
@@ -48,6 +49,12 @@ def health() -> dict:
 def pid() -> dict:
     """The PID of the worker that served this request."""
     return {"pid": os.getpid()}
+
+
+@app.get("/host")
+def host() -> dict:
+    """The host and worker that served this request (several app hosts behind a load balancer)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "version": VERSION}
 
 
 @app.get("/status/{code}")

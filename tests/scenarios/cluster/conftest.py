@@ -1,0 +1,120 @@
+"""The cluster scenario's fixtures: a load balancer and two app hosts (molecule/cluster/molecule.yml),
+driven with `docker exec` and playbooks/cluster.yml; the shared helpers come from tests/lib/scenario.py.
+
+No check here takes testinfra's `host` fixture, which would run it once per host of the inventory.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
+
+from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
+from scenario import curl, load_table, load_through_nginx, publish_figures, run_deploy  # noqa: E402
+
+import testhost  # noqa: E402
+
+LB = testhost.container_name("asgi-uvicorn-cluster-lb")
+APPS = [testhost.container_name("asgi-uvicorn-cluster-app1"), testhost.container_name("asgi-uvicorn-cluster-app2")]
+# The fixed addresses of molecule/cluster/molecule.yml; Uvicorn listens on port 8000 of each app host.
+ADDRESS = {LB: "172.30.57.10", APPS[0]: "172.30.57.11", APPS[1]: "172.30.57.12"}
+UPSTREAM = {app: f"{ADDRESS[app]}:8000" for app in APPS}
+APP = "sample"
+SITE_FILE = f"/etc/nginx/sites-available/{APP}.conf"
+
+
+def on(name: str, *cmd: str, check: bool = True) -> str:
+    return testhost.host_exec(name, *cmd, check=check)
+
+
+def run_cluster(extra: dict) -> tuple[subprocess.CompletedProcess, float]:
+    """playbooks/cluster.yml with -e JSON; the process and its seconds."""
+    start = time.monotonic()
+    proc = run_deploy(extra, playbook="cluster.yml")
+    return proc, time.monotonic() - start
+
+
+def down_servers(site: str) -> set[str]:
+    """The upstream servers the load balancer's site marks `down`."""
+    return {line.split()[1] for line in site.splitlines()
+            if line.strip().startswith("server ") and line.strip().rstrip(";").endswith(" down")}
+
+
+def current_release(app: str) -> str:
+    return on(app, "readlink", f"/srv/{APP}/current").strip()
+
+
+def direct(app: str, path: str = "/health") -> dict:
+    """GET http://<app host>:8000<path> from the controller, past the load balancer."""
+    out = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://{UPSTREAM[app]}{path}"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+class Watch:
+    """Polls, while a deploy runs, which app hosts the load balancer marks down and each app
+    host's MainPID, so a check can say which host was out of the pool while it restarted."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, set[str], dict[str, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            site = on(LB, "cat", SITE_FILE, check=False)
+            pids = {app: testhost.main_pid(app, APP) for app in APPS}
+            self.samples.append((time.monotonic(), down_servers(site), pids))
+            self._stop.wait(0.3)
+
+    def __enter__(self) -> "Watch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def cluster_cacert(tmp_path_factory) -> Path:
+    """The load balancer's self-signed certificate, trusted as its own CA."""
+    return testhost.fetch_cert(LB, APP, tmp_path_factory.mktemp("tls") / f"{APP}.pem")
+
+
+@pytest.fixture(scope="session")
+def via_lb(cluster_cacert):
+    """curl through the load balancer with a verified handshake: via_lb(path, headers) -> Answer."""
+    def get(path: str, headers: dict[str, str] | None = None):
+        return curl(ADDRESS[LB], LB, path, cluster_cacert, headers=headers)
+    return get
+
+
+@pytest.fixture
+def load(cluster_cacert):
+    """``with load() as report:`` keeps GET /host going through the load balancer. Like a browser,
+    the client sends a GET again on a new connection when a kept-alive one closed without an
+    answer (RFC 9112, 9.3.1): each reload of the load balancer's nginx closes its idle client
+    connections, one of which may just carry a request. The report counts those apart."""
+    return functools.partial(load_through_nginx, LB, ADDRESS[LB], cluster_cacert, path="/host", retry_reused=True)
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Rows of the figures table; printed (and written to .cache/cluster/) at the end."""
+    rows: list[dict] = []
+    yield rows
+    if not rows:
+        return
+    publish_figures("cluster", "A load balancer and two app hosts under load (molecule test -s cluster)",
+                    load_table(rows, resent=True), rows)
+
