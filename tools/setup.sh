@@ -30,24 +30,38 @@ python=${ASGI_PYTHON:-${leg[1]}}
 requirements=${ASGI_REQUIREMENTS:-${leg[2]}}
 suite=${ASGI_SUITE:-${leg[3]}}
 
-# 1. Virtualenv with the pinned controller tools (re-installed only when the pins change).
-stamp="$venv/.requirements.sha256"
+# 1. Virtualenv with the pinned controller tools. It is built once per machine for each set of
+#    pins, in the user's cache beside pip's own ($ASGI_VENV_STORE, default
+#    ~/.cache/asgi-uvicorn/venvs), and $venv links to it, so a new checkout or a clean clone
+#    reuses it. A virtualenv cannot move: it stays where it was built, and new pins build anew.
+store=${ASGI_VENV_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/asgi-uvicorn/venvs}
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+name=$(basename "$venv")
+built=$store/${name#.}-${want:0:16}
+if [ "$(readlink "$venv" || true)" = "$built" ] && [ "$(cat "$built/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
   say "virtualenv $venv up to date"
 else
-  if [ ! -x "$venv/bin/python" ]; then
+  mkdir -p "$store"
+  exec 8>"$store/.lock"
+  flock 8  # two checkouts setting up at once build it once
+  if [ "$(cat "$built/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$built"
     [ -n "$python" ] || python=$(tools/python312.sh)
-    say "creating virtualenv $venv with $python"
-    "$python" -m venv "$venv" || {
+    say "creating virtualenv $built with $python"
+    "$python" -m venv "$built" || {
       echo "setup: ERROR: '$python -m venv' failed; on Debian install python3-venv" >&2
       exit 1
     }
+    say "installing pinned tools from $requirements (a few minutes the first time)"
+    # (grep drops the noise of pip find-links entries that some machines configure but lack)
+    "$built/bin/pip" install -q --disable-pip-version-check -r "$requirements" 2>&1 | { grep -v "^WARNING: Location" || true; }
+    echo "$want" >"$built/.requirements.sha256"
   fi
-  say "installing pinned tools from $requirements (a few minutes the first time)"
-  # (grep drops the noise of pip find-links entries that some machines configure but lack)
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements" 2>&1 | { grep -v "^WARNING: Location" || true; }
-  echo "$want" >"$stamp"
+  exec 8>&-
+  # What was there (a virtualenv of its own, or a link to older pins) is this checkout's.
+  rm -rf "$venv"
+  ln -s "$built" "$venv"
+  say "linked $venv to $built"
 fi
 
 # 2. This checkout as the collection asgi.uvicorn, so FQCNs resolve without a build.
