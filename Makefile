@@ -89,7 +89,7 @@ scenario: setup
 
 # The second leg of the version matrix: Python 3.12 with the newest ansible-core
 # (tests/requirements-py312.txt) and the default scenario on a Debian 13 host, without its
-# checks marked first_leg_only (redeploys and renewals, the same code path on every leg).
+# checks marked first_leg_only (the certificate's renewal, the same code path on every leg).
 test-py312:
 	@tools/setup.sh py312
 	for target in lint sanity units molecule-default; do \

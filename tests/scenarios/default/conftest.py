@@ -11,5 +11,5 @@ from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name i
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "first_leg_only: the same code path on every OS and ansible-core line (a redeploy, a "
+        "markers", "first_leg_only: the same code path on every OS and ansible-core line (the certificate's "
         "renewal); the second leg of `make test` (test-py312) skips it to stay within its time")
