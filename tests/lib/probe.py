@@ -1,6 +1,7 @@
 """Host-side timings for the scenarios (run on the test host by scenario.host_python).
 
     probe.py kill-worker UNIT          kill -9 one worker; seconds until a new one is spawned
+                                       (waits the supervisor's health-check timeout + 15 s)
     probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
                                        new parent answers GET /pid through nginx (SNI and Host: HOST)
 
@@ -69,18 +70,32 @@ def parent_of(pid):
     return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
+def healthcheck_timeout(parent):
+    """The parent's --timeout-worker-healthcheck (Uvicorn's default: 5)."""
+    with open("/proc/%d/cmdline" % parent, "rb") as f:
+        args = f.read().decode().split("\0")
+    for flag, value in zip(args, args[1:]):
+        if flag == "--timeout-worker-healthcheck":
+            return float(value)
+    return 5.0
+
+
 def kill_worker(unit):
     parent = main_pid(unit)
     before = spawned_workers(parent)
+    healthcheck = healthcheck_timeout(parent)
     victim = before[0]
     start = time.monotonic()
     os.kill(victim, signal.SIGKILL)
-    while time.monotonic() - start < 30:
+    # A worker that dies while the supervisor waits for its answer to a health-check ping is
+    # noticed only when that wait times out, so wait longer than the health-check timeout.
+    while time.monotonic() - start < healthcheck + 15:
         now = [p for p in spawned_workers(parent) if p != victim]
         if len(now) >= len(before):
             break
         time.sleep(0.01)
-    return {"victim": victim, "before": before, "after": now, "seconds": round(time.monotonic() - start, 3)}
+    return {"victim": victim, "before": before, "after": now, "seconds": round(time.monotonic() - start, 3),
+            "healthcheck_timeout": healthcheck}
 
 
 def kill_parent(unit, host):

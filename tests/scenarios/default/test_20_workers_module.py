@@ -10,7 +10,8 @@ def test_killed_worker_is_replaced_and_module_waits_for_it(host, app_name):
     failed, before = run_workers_module({"unit": app_name, "expected": 4, "timeout": 30})
     assert not failed, before.get("msg")
     # Timed on the host itself (the ansible round trip would hide it): kill one worker, then
-    # poll the parent's spawned children until there are 4 again.
+    # poll the parent's spawned children until there are 4 again. That takes up to the unit's
+    # --timeout-worker-healthcheck when the kill lands while the supervisor pings the worker.
     probe = json.loads(host_python(host, "probe.py", "kill-worker", app_name))
     victim, replaced_in = probe["victim"], probe["seconds"]
     assert victim in before["worker_pids"] and len(probe["after"]) == 4, probe
