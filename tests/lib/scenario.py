@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +24,9 @@ import pytest
 
 import testhost
 
-__all__ = ["PROJECT", "Answer", "address", "app_name", "cacert", "client_address", "curl", "host_python",
-           "https", "load_table", "load_through_nginx", "main_pid", "publish_figures", "ps_children", "run_deploy", "run_workers_module",
-           "server_name", "site_cacert"]
+__all__ = ["PROJECT", "Answer", "address", "app_name", "app_release", "cacert", "client_address", "curl",
+           "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "ps_children",
+           "run_deploy", "run_workers_module", "server_name", "site_cacert"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
@@ -172,14 +174,32 @@ def load_through_nginx(server_name: str, address: str, cacert: Path, rate: float
         report.update(json.loads(out))
 
 
-def publish_figures(scenario: str, title: str, table: str, rows: list[dict]) -> None:
-    """Print a scenario's figures table and keep it, with the rows it was made from, in
-    .cache/<scenario>/figures.md and figures.json."""
+@contextlib.contextmanager
+def figures_table(scenario: str, title: str, table: Callable[[list[dict]], str]) -> Iterator[list[dict]]:
+    """The rows a scenario's checks append their figures to. When the block ends, the table that
+    `table` makes of them is printed and kept, with the rows, in .cache/<scenario>/figures.md
+    and figures.json (a scenario's session fixture `figures` yields the rows from inside it)."""
+    rows: list[dict] = []
+    yield rows
+    if not rows:
+        return
+    text = table(rows)
     directory = PROJECT / ".cache" / scenario
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "figures.md").write_text(table + "\n")
+    (directory / "figures.md").write_text(text + "\n")
     (directory / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"\n\n{title}:\n{table}\n")
+    print(f"\n\n{title}:\n{text}\n")
+
+
+def app_release(tmp_path: Path, version: str, append: str = "") -> str:
+    """A copy of the sample app with its VERSION set and code appended (a new release id)."""
+    source = tmp_path / f"app-{version}"
+    shutil.copytree(PROJECT / "tests" / "sample_app", source)
+    (source / "VERSION").write_text(version + "\n")
+    if append:
+        with open(source / "main.py", "a") as f:
+            f.write(append)
+    return str(source)
 
 
 def load_table(rows: list[dict], resent: bool = False) -> str:

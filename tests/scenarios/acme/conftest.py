@@ -18,7 +18,7 @@ from cryptography import x509
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import PROJECT, load_through_nginx, publish_figures  # noqa: E402
+from scenario import PROJECT, figures_table, load_through_nginx  # noqa: E402
 
 import testhost  # noqa: E402
 
@@ -110,19 +110,21 @@ def sslyze_command() -> Path:
     return exe
 
 
-@pytest.fixture(scope="session")
-def figures():
-    """Rows of the figures table; printed (and written to .cache/acme/) at the end."""
-    rows: list[dict] = []
-    yield rows
-    if not rows:
-        return
+def steps_table(rows: list[dict]) -> str:
+    """The acme figures: one row per step, with its seconds and its load client's report."""
     lines = ["| Step | Seconds | Requests | Failed | Measured |", "|---|---:|---:|---:|---|"]
     for row in rows:
         load = row.get("load") or {}
         lines.append("| %s | %.1f | %s | %s | %s |" % (row["step"], row["seconds"], load.get("total", "-"),
                                                       load.get("failed", "-"), row.get("measured", "")))
-    publish_figures("acme", "ACME certificates (molecule test -s acme)", "\n".join(lines), rows)
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Rows of the figures table; printed (and written to .cache/acme/) at the end."""
+    with figures_table("acme", "ACME certificates (molecule test -s acme)", steps_table) as rows:
+        yield rows
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import curl, load_table, load_through_nginx, publish_figures, run_deploy  # noqa: E402
+from scenario import curl, figures_table, load_table, load_through_nginx, run_deploy  # noqa: E402
 
 import testhost  # noqa: E402
 
@@ -111,10 +111,7 @@ def load(cluster_cacert):
 @pytest.fixture(scope="session")
 def figures():
     """Rows of the figures table; printed (and written to .cache/cluster/) at the end."""
-    rows: list[dict] = []
-    yield rows
-    if not rows:
-        return
-    publish_figures("cluster", "A load balancer and two app hosts under load (molecule test -s cluster)",
-                    load_table(rows, resent=True), rows)
+    with figures_table("cluster", "A load balancer and two app hosts under load (molecule test -s cluster)",
+                       functools.partial(load_table, resent=True)) as rows:
+        yield rows
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 
 import pytest
-from conftest import (ADDRESS, APP, APPS, LB, PROJECT, SITE_FILE, UPSTREAM, Watch, current_release, direct,
-                      down_servers, on, run_cluster)
+from conftest import (ADDRESS, APP, APPS, LB, SITE_FILE, UPSTREAM, Watch, app_release, current_release,
+                      direct, down_servers, on, run_cluster)
 
 import testhost
 
@@ -37,17 +36,6 @@ CLIENT = ADDRESS[LB].rsplit(".", 1)[0] + ".1"
 # What each deploy repeats (else the inventory's app_source would come back); a successful one
 # updates it.
 LIVE: dict = {}
-
-
-def release(tmp_path, version: str, append: str = "") -> str:
-    """A copy of the sample app with its VERSION set and code appended (a new release id)."""
-    source = tmp_path / f"app-{version}"
-    shutil.copytree(PROJECT / "tests" / "sample_app", source)
-    (source / "VERSION").write_text(version + "\n")
-    if append:
-        with open(source / "main.py", "a") as f:
-            f.write(append)
-    return str(source)
 
 
 def deploy(extra: dict) -> tuple[subprocess.CompletedProcess, float]:
@@ -133,7 +121,7 @@ def test_bad_cluster_input_fails_before_any_change(extra, message):
 def test_rolling_code_deploy_drops_nothing(load, figures, tmp_path):
     before = {app: proof(app) for app in APPS}
     with load() as report:
-        proc, seconds = deploy({"app_source": release(tmp_path, "2")})
+        proc, seconds = deploy({"app_source": app_release(tmp_path, "2")})
     assert proc.returncode == 0, proc.stdout[-3000:]
     after = {app: proof(app) for app in APPS}
     for app in APPS:
@@ -144,6 +132,8 @@ def test_rolling_code_deploy_drops_nothing(load, figures, tmp_path):
         assert (main_pid, worker_pids) == (after[app]["main_pid"], after[app]["workers"]), "the module's proof"
         assert current_release(app).endswith("/" + release_id)
     assert "on every load balancer down" not in proc.stdout, "a reload keeps the host in the pool"
+    recap = re.search(rf"^{LB}\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)
+    assert recap and recap.group(1) == "0", "a code deploy must leave the load balancer as it was"
     figures.append({"operation": "rolling code deploy (HUP per host, in the pool)", "load": report,
                     "measured": f"deploy {seconds:.0f} s; " + "; ".join(
                         f"{app.rsplit('-', 1)[1]}: {len(after[app]['workers'])} new workers" for app in APPS)})
@@ -178,7 +168,7 @@ def test_restart_takes_each_host_out_of_the_pool(load, figures):
 def test_failed_gate_rolls_back_and_stops_the_rollout(load, figures, tmp_path):
     live = {app: current_release(app) for app in APPS}
     with load() as report:
-        proc, seconds = deploy({"app_source": release(tmp_path, "3", BROKEN_HEALTH)})
+        proc, seconds = deploy({"app_source": app_release(tmp_path, "3", BROKEN_HEALTH)})
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, "a release that fails its gate must fail the play"
     message = re.search(r"Release (\w+) failed the health gate: (.*)", output)

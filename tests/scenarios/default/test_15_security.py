@@ -13,7 +13,7 @@ import ssl
 
 import pytest
 
-from conftest import curl, run_deploy, site_cacert
+from conftest import SECOND, curl
 
 FORGED = {
     "X-Forwarded-For": "6.6.6.6",
@@ -23,7 +23,6 @@ FORGED = {
     "X-Forwarded-Host": "evil.example",
     "X-Forwarded-Port": "8080",
 }
-SECOND = {"app_name": "second", "server_name": "second.example.test"}
 # Public test addresses (RFC 5737) that a trusted proxy vouches for.
 VOUCHED_CLIENT = "203.0.113.9"
 
@@ -91,23 +90,15 @@ def test_server_tokens_off(https):
     assert headers["server"] == "nginx", headers["server"]
 
 
-@pytest.fixture(scope="module")
-def second_app(host, client_address, tmp_path_factory):
-    """A second app on the same host, behind the controller as its trusted proxy."""
-    proc = run_deploy({**SECOND, "workers": 2, "proxy_trusted_proxies": [client_address]})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    return site_cacert(host, SECOND["app_name"], tmp_path_factory.mktemp("second"))
-
-
 def test_two_apps_on_one_host_answer_only_on_their_own_names(address, server_name, cacert, app_name,
                                                              second_app):
     first = seen(curl(address, server_name, "/request", cacert))
-    second = seen(curl(address, SECOND["server_name"], "/request", second_app))
+    second = seen(curl(address, SECOND["server_name"], "/request", second_app["cacert"]))
     assert first["app_dir"] == f"/srv/{app_name}/current/app"
     assert second["app_dir"] == f"/srv/{SECOND['app_name']}/current/app"
     # The second app's name never reaches the first app, nor the first's the second.
     for sni, cert, host_header, expected in ((server_name, cacert, SECOND["server_name"], second),
-                                             (SECOND["server_name"], second_app, server_name, first)):
+                                             (SECOND["server_name"], second_app["cacert"], server_name, first)):
         crossed = seen(curl(address, sni, "/request", cert, headers={"Host": host_header}, extra=("--http1.1",)))
         assert crossed["app_dir"] == expected["app_dir"], (sni, host_header, crossed)
 
@@ -116,7 +107,7 @@ def test_only_a_trusted_proxy_names_the_client(address, server_name, cacert, cli
     """The second site trusts the controller as its load balancer: nginx takes the right-most
     address that is not a trusted proxy, and hands the app that one alone."""
     chain = {"X-Forwarded-For": f"6.6.6.6, {VOUCHED_CLIENT}", "X-Real-IP": "6.6.6.7", "Forwarded": "for=6.6.6.8"}
-    second = seen(curl(address, SECOND["server_name"], "/request", second_app, headers=chain))
+    second = seen(curl(address, SECOND["server_name"], "/request", second_app["cacert"], headers=chain))
     assert second["client"] == VOUCHED_CLIENT
     assert second["forwarding_headers"]["x-forwarded-for"] == VOUCHED_CLIENT
     assert second["forwarding_headers"]["x-real-ip"] == VOUCHED_CLIENT

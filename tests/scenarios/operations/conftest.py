@@ -11,18 +11,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import load_table, load_through_nginx, publish_figures  # noqa: E402
+from scenario import figures_table, load_table, load_through_nginx  # noqa: E402
 
 
 
 @pytest.fixture(scope="session")
 def figures():
     """Rows of the figures table; printed (and written to .cache/operations/) at the end."""
-    rows: list[dict] = []
-    yield rows
-    if not rows:
-        return
-    publish_figures("operations", "Operations under load (molecule test -s operations)", load_table(rows), rows)
+    with figures_table("operations", "Operations under load (molecule test -s operations)", load_table) as rows:
+        yield rows
 
 
 @pytest.fixture
