@@ -33,18 +33,18 @@ setup:
 demo: setup
 	@tools/demo.sh
 
-# The quick checks of the source first, then three lanes side by side, each a sequence; a lane's
-# output is printed when it ends. Test hosts mostly wait on Ansible, apt and pip inside them, so
-# three lanes keep the 2 cores of these machines busy without one starving another. The lanes
-# are balanced by their measured times (README, "Development"):
+# Three lanes side by side, each a sequence; a lane's output is printed when it ends. Test hosts
+# mostly wait on Ansible, apt and pip inside them, so three lanes keep the 2 cores of these
+# machines busy without one starving another. The lanes are balanced by their measured times
+# (README, "Development"):
 #   lane-bookworm  the default scenario on Debian 12 with .venv, then the scenarios of
 #                  BOOKWORM_LANE_SCENARIOS
-#   lane-trixie    the second leg of the version matrix (test-py312), sanity on the other core
-#                  lines, the install test, the bench smoke, then what a Galaxy or Automation
-#                  Hub reviewer runs on the built tarball with the tools venv (docs lint,
-#                  galaxy-importer)
+#   lane-trixie    the checks of the source (lint, sanity, units, docs-check), the second leg
+#                  of the version matrix (test-py312), sanity on the other core lines, the
+#                  install test, the bench smoke, then what a Galaxy or Automation Hub reviewer
+#                  runs on the built tarball with the tools venv (docs lint, galaxy-importer)
 #   lane-more      every other scenario
-test: setup lint sanity units docs-check
+test: setup
 	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
 
 # A lane is a sequence: one target per sub-make, so none of them runs beside its neighbours.
@@ -53,7 +53,7 @@ lane-bookworm:
 	for s in $(BOOKWORM_LANE_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
 
 lane-trixie:
-	$(MAKE) --no-print-directory test-py312
+	for target in lint sanity units docs-check test-py312; do $(MAKE) --no-print-directory $$target || exit; done
 	$(MAKE) --no-print-directory sanity-lines
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory bench-smoke
