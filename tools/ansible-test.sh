@@ -18,13 +18,15 @@
 #   that venv's `ansible-galaxy collection install` into .cache/ansible-test/<venv name>-tarball
 #   (tools/collection-tarball.sh). tests/ is not shipped, so only sanity makes sense.
 # - ansible-test keeps its caches and per-test virtualenvs under ~/.ansible/test. Here HOME is
-#   .cache/ansible-test/home instead, so a run depends on nothing outside the checkout.
+#   a directory of this machine's cache, beside the project's virtualenvs (tools/setup.sh):
+#   ~/.cache/asgi-uvicorn/ansible-test-home ($ASGI_ANSIBLE_TEST_HOME). What is in it depends
+#   only on ansible-test's own pins, so every checkout and clean clone reuses it.
 # - ansible-test bootstraps pip into each new virtualenv with a get-pip script it downloads from
 #   ci-files.testing.ansible.com, which is not reachable here. This script puts an equivalent in
 #   ansible-test's cache first: pip's own wheel (the version ansible-test pins), downloaded from
 #   PyPI, run as `pip install` -- the same thing get-pip.py does with the wheel it embeds.
-# - It runs with --local. For units, the interpreter is a small virtualenv of its own under
-#   .cache/ansible-test that sees the project venv's packages (a .pth file: the same
+# - It runs with --local. For units, the interpreter is a small virtualenv of its own in that
+#   home that sees the project venv's packages (a .pth file: the same
 #   ansible-core, pytest, ...) and adds what `ansible-test units` needs on top (pytest-xdist,
 #   pytest-mock, mock), so the pinned project venv is never changed. Sanity tests make their own
 #   virtualenvs (pinned by ansible-test) from PyPI. All of it is cached: only the first run
@@ -35,7 +37,7 @@ repo=$PWD
 
 venv=${ASGI_VENV:-.venv}
 case $venv in /*) ;; *) venv=$repo/$venv ;; esac
-home=${ASGI_ANSIBLE_TEST_HOME:-$repo/.cache/ansible-test/home}
+home=${ASGI_ANSIBLE_TEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/asgi-uvicorn/ansible-test-home}
 venv_name=$(basename "$venv")
 venv_name=${venv_name#.}
 work=$repo/.cache/ansible-test/$venv_name
@@ -111,8 +113,10 @@ fi
 python=$venv/bin/python
 if [ "$command" != sanity ]; then
   ansible_test_data=$("$venv/bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
-  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  runner=$repo/.cache/ansible-test/runner-$venv_name
+  # (the project venv where it was built: $venv is a link to it, tools/setup.sh)
+  real_venv=$(readlink -f "$venv")
+  site=$("$real_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  runner=$home/runner-$(basename "$real_venv")
   runner_stamp=$runner/.asgi-uvicorn.sha256
   runner_want=$(cat "$ansible_test_data/units.txt" <(echo "$site") | sha256sum | cut -d' ' -f1)
   if [ ! -f "$runner_stamp" ] || [ "$(cat "$runner_stamp")" != "$runner_want" ]; then

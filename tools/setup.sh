@@ -10,7 +10,11 @@
 #                                    galaxy-importer, antsibull-docs, ansible-builder
 #   tools/setup.sh core2.20  .venv-core2.20 (Python 3.12, tests/requirements-core2.20.txt):
 #                                    an ansible-core line tested by sanity only
-# The last two need no test host, so they build no image.
+#   tools/setup.sh sslyze    .venv-sslyze (python3, tests/requirements-sslyze.txt): the acme
+#                                    scenario's TLS check
+#   tools/setup.sh bench     .venv-bench (python3, tests/bench/requirements.txt): the
+#                                    benchmark's plot
+# All but the first two need no test host, so they build no image.
 # ASGI_VENV, ASGI_PYTHON, ASGI_REQUIREMENTS and ASGI_SUITE override the chosen leg's values.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +24,12 @@ case "${1:-default}" in
   default) leg=(.venv python3 tests/requirements.txt bookworm) ;;
   py312) leg=(.venv-py312 "" tests/requirements-py312.txt trixie) ;;
   tools) leg=(.venv-tools "" tests/requirements-tools.txt "") ;;
+  sslyze) leg=(.venv-sslyze python3 tests/requirements-sslyze.txt "") ;;
+  bench) leg=(.venv-bench python3 tests/bench/requirements.txt "") ;;
   core[0-9]*)
     [ -f "tests/requirements-$1.txt" ] || { echo "setup: ERROR: no tests/requirements-$1.txt" >&2; exit 1; }
     leg=(".venv-$1" "" "tests/requirements-$1.txt" "") ;;
-  *) echo "setup: ERROR: unknown leg '$1': use py312, tools, core<line> or nothing" >&2; exit 1 ;;
+  *) echo "setup: ERROR: unknown leg '$1': use py312, tools, core<line>, sslyze, bench or nothing" >&2; exit 1 ;;
 esac
 venv=${ASGI_VENV:-${leg[0]}}
 python=${ASGI_PYTHON:-${leg[1]}}

@@ -21,7 +21,7 @@ One run, on one local systemd test host (container `asgi-uvicorn-bench`):
    host is summed per systemd unit, and wrk's own CPU time is read from its rusage.
 
 Results: .cache/bench/results.json, results.md and requests_per_second.png (matplotlib from a
-small virtualenv, .cache/bench-venv, pinned by tests/bench/requirements.txt). With
+small virtualenv, .venv-bench, pinned by tests/bench/requirements.txt). With
 --update-docs the table and the plot are copied into docs/performance.md and
 docs/performance.png. Only the standard library is needed to run this script.
 """
@@ -118,20 +118,9 @@ def ensure_wrk() -> str:
 
 
 def ensure_plot_venv() -> Path:
-    """.cache/bench-venv with matplotlib, re-installed only when the pins change."""
-    venv = ROOT / ".cache" / "bench-venv"
-    req = HERE / "requirements.txt"
-    stamp = venv / ".requirements.sha256"
-    want = hashlib.sha256(req.read_bytes()).hexdigest()
-    if stamp.is_file() and stamp.read_text().strip() == want:
-        return venv / "bin" / "python"
-    if not (venv / "bin" / "python").exists():
-        say(f"creating {venv.relative_to(ROOT)} for the plot")
-        run([sys.executable, "-m", "venv", str(venv)])
-    say(f"installing matplotlib into {venv.relative_to(ROOT)} from {req.relative_to(ROOT)}")
-    run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r", str(req)])
-    stamp.write_text(want + "\n")
-    return venv / "bin" / "python"
+    """.venv-bench with matplotlib (tools/setup.sh bench: built once per machine, then linked)."""
+    run([str(ROOT / "tools" / "setup.sh"), "bench"])
+    return ROOT / ".venv-bench" / "bin" / "python"
 
 
 # --- the test host -----------------------------------------------------------------------------

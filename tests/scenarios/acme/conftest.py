@@ -22,9 +22,6 @@ from scenario import PROJECT, figures_table, load_through_nginx  # noqa: E402
 
 import testhost  # noqa: E402
 
-# sslyze pins a cryptography older than the controller venv's: a venv of its own, made once.
-SSLYZE_VENV = PROJECT / ".cache" / "sslyze" / "venv"
-SSLYZE = "sslyze==6.3.1"
 # pebble logs one such line for each new order (and nothing else does).
 ORDER_LINE = re.compile(r'Added order "[^"]+" to the db')
 
@@ -102,12 +99,9 @@ def nginx_processes(host) -> tuple[int, list[int]]:
 
 
 def sslyze_command() -> Path:
-    """sslyze from PyPI in .cache/sslyze/venv, installed the first time only."""
-    exe = SSLYZE_VENV / "bin" / "sslyze"
-    if not exe.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(SSLYZE_VENV)], check=True)
-        subprocess.run([str(SSLYZE_VENV / "bin" / "pip"), "install", "-q", SSLYZE], check=True, timeout=600)
-    return exe
+    """sslyze in .venv-sslyze (tools/setup.sh sslyze: built once per machine, then linked)."""
+    subprocess.run([str(PROJECT / "tools" / "setup.sh"), "sslyze"], check=True, timeout=600)
+    return PROJECT / ".venv-sslyze" / "bin" / "sslyze"
 
 
 def steps_table(rows: list[dict]) -> str:
