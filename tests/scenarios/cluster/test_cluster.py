@@ -1,5 +1,5 @@
 """A load balancer in front of two app hosts (playbooks/cluster.yml), each operation under a steady
-HTTPS load through the load balancer (GET /host, 150 req/s).
+HTTPS load through the load balancer (GET /host, 100 req/s).
 
 The steps run in file order and build on each other: converge deployed VERSION 1 with 2 workers
 per app host; a code change rolls VERSION 2 out; a unit change restarts each host out of the
