@@ -17,12 +17,12 @@ SANITY_ONLY_CORES := 2.20
 # The reviewer's tools (galaxy-importer, antsibull-docs, ansible-builder): tests/requirements-tools.in.
 TOOLS := $(CURDIR)/.venv-tools/bin
 
-.PHONY: help setup demo test lane-bookworm lane-trixie lane-more scenario lint sanity units unit molecule install-test docs docs-check bench bench-smoke requirements test-py312 molecule-default
+.PHONY: help setup demo test lane-bookworm lane-trixie lane-more scenario lint sanity units unit molecule docs docs-check bench bench-smoke requirements test-py312 molecule-default
 .PHONY: $(addprefix scenario-,$(OTHER_SCENARIOS)) sanity-lines galaxy-importer docs-lint docs-site requirements-extra $(addprefix sanity-,$(SANITY_ONLY_CORES))
 
 help:
 	@echo "make demo   deploy the sample app with 4 workers to a local systemd test host"
-	@echo "make test   lint, sanity, reviewer checks, unit tests, every scenario, install test"
+	@echo "make test   lint, sanity, reviewer checks, unit tests, every scenario (the py312 leg's from the tarball)"
 	@echo "make bench  the benchmark of docs/performance.md (5-9 minutes)"
 	@echo "make docs-site  the collection's docs site in .cache/docs-site/build/html"
 	@echo "make setup  only the set-up both of them run first"
@@ -40,9 +40,10 @@ demo: setup
 #   lane-bookworm  the default scenario on Debian 12 with .venv, then the scenarios of
 #                  BOOKWORM_LANE_SCENARIOS
 #   lane-trixie    the checks of the source (lint, sanity, units, docs-check), the second leg
-#                  of the version matrix (test-py312), sanity on the other core lines, the
-#                  install test, the bench smoke, then what a Galaxy or Automation Hub reviewer
-#                  runs on the built tarball with the tools venv (docs lint, galaxy-importer)
+#                  of the version matrix (test-py312, its scenario from the installed tarball),
+#                  sanity on the other core lines, the bench smoke, then what a Galaxy or
+#                  Automation Hub reviewer runs on the built tarball with the tools venv (docs
+#                  lint, galaxy-importer)
 #   lane-more      every other scenario
 test: setup
 	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
@@ -55,7 +56,6 @@ lane-bookworm:
 lane-trixie:
 	for target in lint sanity units docs-check test-py312; do $(MAKE) --no-print-directory $$target || exit; done
 	$(MAKE) --no-print-directory sanity-lines
-	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory bench-smoke
 	$(MAKE) --no-print-directory docs-lint
 	$(MAKE) --no-print-directory galaxy-importer
@@ -92,14 +92,17 @@ scenario: setup
 # The second leg of the version matrix: Python 3.12 with the newest ansible-core
 # (tests/requirements-py312.txt) and the default scenario on a Debian 13 host, without its
 # checks marked first_leg_only (the certificate's renewal, the same code path on every leg).
+# That scenario deploys the collection as a user gets it: the tarball that this leg's
+# ansible-galaxy builds, installed (tools/collection-tarball.sh), found before the checkout.
 # ansible-lint with that ansible-core runs in galaxy-importer (tools venv), not here again.
+PY312 := ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie ASGI_TESTHOST_SUFFIX=-trixie \
+  PYTEST_ADDOPTS="-m 'not first_leg_only'"
 test-py312:
 	@tools/setup.sh py312
-	for target in sanity units molecule-default; do \
-	  ASGI_VENV=.venv-py312 ASGI_TESTHOST_IMAGE=asgi-uvicorn-testhost:trixie ASGI_TESTHOST_SUFFIX=-trixie \
-	  PYTEST_ADDOPTS="-m 'not first_leg_only'" \
-	    $(MAKE) --no-print-directory VENV=.venv-py312 $$target || exit; \
-	done
+	for target in sanity units; do $(PY312) $(MAKE) --no-print-directory VENV=.venv-py312 $$target || exit; done
+	tools/collection-tarball.sh .venv-py312 .cache/tarball-py312 >/dev/null
+	$(PY312) ASGI_COLLECTIONS_PATH_FIRST=$(CURDIR)/.cache/tarball-py312/collections: \
+	  $(MAKE) --no-print-directory VENV=.venv-py312 molecule-default
 
 # The default scenario alone; ASGI_TESTHOST_IMAGE chooses the host, ASGI_TESTHOST_PREFIX and
 # ASGI_TESTHOST_SUFFIX the container's name (.config/molecule/config.yml). Molecule's state goes
@@ -146,11 +149,6 @@ docs-lint:
 docs-site:
 	@tools/setup.sh tools
 	tools/docs-site.sh
-
-# Build the tarball, install it into a temporary path and deploy from a user's project outside
-# the checkout with FQCNs only, to a fresh test host (container asgi-uvicorn-install).
-install-test:
-	tests/install/run.sh
 
 # README.md's table of role variables, generated from roles/*/meta/argument_specs.yml.
 docs:

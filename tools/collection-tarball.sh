@@ -29,6 +29,13 @@ rm -rf "$dir/dist" "$dir/collections"
 export ANSIBLE_COLLECTIONS_PATH=$dir/collections ANSIBLE_NOCOLOR=1
 "$venv/bin/ansible-galaxy" collection build --output-path "$dir/dist" "$root" >/dev/null
 tarball=$(ls "$dir"/dist/asgi-uvicorn-*.tar.gz)
+# A content file that galaxy.yml's build_ignore drops fails here, before anything uses the
+# tarball: what git tracks (or would add) under the content directories must all be in it.
+missing=$(comm -23 \
+  <(cd "$root" && git ls-files --cached --others --exclude-standard -- meta plugins playbooks roles \
+      | while IFS= read -r f; do [ -e "$f" ] && echo "$f"; done | grep -v '__pycache__' | sort) \
+  <(tar -tzf "$tarball" | sort))
+[ -z "$missing" ] || { say "ERROR: missing from the tarball (galaxy.yml build_ignore?): $(echo $missing)"; exit 1; }
 "$venv/bin/ansible-galaxy" collection install --force --no-deps -p "$dir/collections" "$tarball" >/dev/null
 [ -f "$dir/collections/ansible_collections/asgi/uvicorn/MANIFEST.json" ] \
   || { say "ERROR: $tarball did not install into $dir/collections"; exit 1; }

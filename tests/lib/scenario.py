@@ -41,10 +41,11 @@ def _inventory() -> str:
 
 def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.yml",
                diff: bool = False) -> subprocess.CompletedProcess:
-    """Run playbooks/<playbook> (or a playbook at an absolute path) against the scenario's host
-    with -e JSON."""
-    cmd = ["ansible-playbook", "-i", _inventory(), str(PROJECT / "playbooks" / playbook),
-           "-e", json.dumps(extra_vars)]
+    """Run the collection's playbook <playbook> (deploy.yml: asgi.uvicorn.deploy, as a user
+    would, from whichever asgi.uvicorn ANSIBLE_COLLECTIONS_PATH finds first), or a playbook at an
+    absolute path, against the scenario's host with -e JSON."""
+    name = playbook if os.path.isabs(playbook) else "asgi.uvicorn." + playbook.removesuffix(".yml")
+    cmd = ["ansible-playbook", "-i", _inventory(), name, "-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
     if diff:

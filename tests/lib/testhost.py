@@ -1,6 +1,6 @@
 """Local systemd test hosts (Docker containers with systemd as PID 1), for every test tool.
 
-Used by the scenarios' checks (tests/lib/scenario.py), the install test, the benchmark and
+Used by the scenarios' checks (tests/lib/scenario.py), the benchmark and
 `make demo`; shell scripts call it as a command:
 
     python3 tests/lib/testhost.py name BASE                  BASE with the prefix (see below)
