@@ -6,7 +6,9 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+# ASGI_COLLECTIONS_PATH_FIRST (the py312 leg's installed tarball, ending in ':') comes first: Molecule
+# prepends the value it finds here to that of .config/molecule/config.yml, so both must agree.
+export ANSIBLE_COLLECTIONS_PATH := $(ASGI_COLLECTIONS_PATH_FIRST)$(CURDIR)/.cache/collections
 # Molecule 25+ also looks under extensions/molecule; this project keeps scenarios in molecule/.
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export PY_COLORS := 0
