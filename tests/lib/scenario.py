@@ -24,12 +24,20 @@ import pytest
 
 import testhost
 
-__all__ = ["PROJECT", "Answer", "address", "app_name", "app_release", "cacert", "client_address", "curl",
+__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "cacert", "client_address", "curl",
            "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "ps_children",
            "run_deploy", "run_workers_module", "server_name", "site_cacert"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The environment of the checks' Ansible commands: the collections path of the leg, that is
+    ASGI_COLLECTIONS_PATH_FIRST (the py312 leg's installed tarball) and then the checkout, set
+    here so that the checks do not depend on how Molecule merges its environment."""
+    first = os.environ.get("ASGI_COLLECTIONS_PATH_FIRST", "")
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{first}{PROJECT / '.cache' / 'collections'}", **extra)
 
 
 def _inventory() -> str:
@@ -50,14 +58,14 @@ def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.ym
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ansible_env())
 
 
 def run_workers_module(args: dict) -> tuple[bool, dict]:
     """Call asgi.uvicorn.workers ad hoc; return (failed, result)."""
     cmd = ["ansible", "-i", _inventory(), "asgi_uvicorn", "-m", "asgi.uvicorn.workers",
            "-a", json.dumps(args)]
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    env = ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     out = json.loads(proc.stdout)
     (result,) = [r for play in out["plays"] for task in play["tasks"] for r in task["hosts"].values()]
