@@ -3,44 +3,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.asgi.uvicorn.plugins.modules import workers
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def module_args(args):
-    """Feed module args to AnsibleModule (ansible-core >= 2.19 and older)."""
-    try:
-        from ansible.module_utils.testing import patch_module_args
-    except ImportError:  # ansible-core < 2.19
-        patch_module_args = None
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-        return
-    from ansible.module_utils.common.text.converters import to_bytes
-    old = basic._ANSIBLE_ARGS
-    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    try:
-        yield
-    finally:
-        basic._ANSIBLE_ARGS = old
+from ansible_collections.asgi.uvicorn.tests.unit.plugins.modules.utils import ExitJson, FailJson, patch_exits, run_main
 
 
 @pytest.fixture
@@ -49,20 +19,12 @@ def run(monkeypatch, fake_proc):
     calls = []
     show = {"out": "MainPID=1234\nActiveState=active\nSubState=running\nLoadState=loaded\n", "rc": 0, "err": ""}
 
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
     def run_command(self, cmd, *args, **kwargs):
         calls.append(cmd)
         out = show["out"]() if callable(show["out"]) else show["out"]
         return show["rc"], out, show["err"]
 
-    monkeypatch.setattr(AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(AnsibleModule, "fail_json", fail_json)
+    patch_exits(monkeypatch)
     monkeypatch.setattr(AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
     monkeypatch.setattr(workers, "PROC_ROOT", str(fake_proc.root))
@@ -70,11 +32,7 @@ def run(monkeypatch, fake_proc):
     monkeypatch.setattr(workers, "POLL_INTERVAL", 0.005)
 
     def _run(args, expect=ExitJson):
-        with module_args(args):
-            with pytest.raises((ExitJson, FailJson)) as e:
-                workers.main()
-        assert isinstance(e.value, expect), e.value.args[0]
-        return e.value.args[0]
+        return run_main(workers.main, args, expect)
 
     _run.calls = calls
     _run.show = show
