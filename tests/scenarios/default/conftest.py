@@ -12,7 +12,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import run_deploy, site_cacert  # noqa: E402
 
 SECOND = {"app_name": "second", "server_name": "second.example.test"}
 SECOND_SHARED = f"/srv/{SECOND['app_name']}/shared"
@@ -43,6 +42,17 @@ def env_values(shared: str) -> dict[str, str]:
     }
 
 
+def second_app_vars(client_address: str) -> dict:
+    """The second app's deploy: run again with these, it changes nothing."""
+    return {
+        **SECOND, "workers": 2, "proxy_trusted_proxies": [client_address],
+        "app_env": env_values(SECOND_SHARED),
+        "app_pre_start_commands": [
+            f"python3 -c 'import json, os; json.dump(dict(os.environ), open(\"{SECOND_PRE_START_DUMP}\", \"w\"))'",
+        ],
+    }
+
+
 # The deploy of the second app, made once for the test modules that use it (a module-scoped
 # fixture, as it needs testinfra's module-scoped host, would deploy it once per module).
 _second_deploy: dict[str, subprocess.CompletedProcess] = {}
@@ -54,13 +64,7 @@ def second_app(host, client_address, tmp_path_factory) -> dict:
     app_env of awkward values and a pre-start step that dumps the environment it gets. Returns
     its certificate ("cacert"), the values ("env") and the deploy's output ("proc", with --diff)."""
     if "proc" not in _second_deploy:
-        _second_deploy["proc"] = run_deploy({
-            **SECOND, "workers": 2, "proxy_trusted_proxies": [client_address],
-            "app_env": env_values(SECOND_SHARED),
-            "app_pre_start_commands": [
-                f"python3 -c 'import json, os; json.dump(dict(os.environ), open(\"{SECOND_PRE_START_DUMP}\", \"w\"))'",
-            ],
-        }, diff=True)
+        _second_deploy["proc"] = run_deploy(second_app_vars(client_address), diff=True)
     proc = _second_deploy["proc"]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     return {"cacert": site_cacert(host, SECOND["app_name"], tmp_path_factory.mktemp("second")),
