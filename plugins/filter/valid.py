@@ -29,9 +29,13 @@ options:
       - V(dns_name) - a host name such as C(app.example.com), or a wildcard C(*.example.com).
       - V(ip_network) - an IPv4 or IPv6 address or CIDR network.
       - V(nginx_size) - a number with an optional C(k), C(m) or C(g).
+      - V(url_path) - a URL path for an nginx C(location), such as C(/static/) or C(/health) - C(/),
+        then segments of letters, digits, C(.), C(_), C(~) and C(-), each ended by C(/) but the
+        last; no empty, C(.) or C(..) segment.
+      - V(nginx_rate) - a request rate for C(limit_req_zone), such as C(10r/s) or C(300r/m).
     type: str
     required: true
-    choices: [name, account, plain_path, dns_name, ip_network, nginx_size]
+    choices: [name, account, plain_path, dns_name, ip_network, nginx_size, url_path, nginx_rate]
 """
 
 EXAMPLES = r"""
@@ -56,6 +60,8 @@ _ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _PATH = re.compile(r"/[A-Za-z0-9._/-]+")
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _SIZE = re.compile(r"[0-9]+[kKmMgG]?")
+_URL_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+_RATE = re.compile(r"[1-9][0-9]{0,5}r/[sm]")
 
 
 def is_name(value) -> bool:
@@ -101,6 +107,20 @@ def is_nginx_size(value) -> bool:
     return _SIZE.fullmatch(str(value)) is not None
 
 
+def is_url_path(value) -> bool:
+    """A URL path nginx may take as a location as it is: "/", or segments of letters, digits and
+    ._~- separated by single slashes, with an optional trailing slash; no "." or ".." segment."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        return False
+    segments = value[1:].removesuffix("/").split("/") if value != "/" else []
+    return all(_URL_SEGMENT.fullmatch(s) and s not in (".", "..") for s in segments)
+
+
+def is_nginx_rate(value) -> bool:
+    """A rate in limit_req_zone's syntax: requests per second or minute, such as 10r/s."""
+    return isinstance(value, str) and _RATE.fullmatch(value) is not None
+
+
 RULES = {
     "name": is_name,
     "account": is_account,
@@ -108,6 +128,8 @@ RULES = {
     "dns_name": is_dns_name,
     "ip_network": is_ip_network,
     "nginx_size": is_nginx_size,
+    "url_path": is_url_path,
+    "nginx_rate": is_nginx_rate,
 }
 
 

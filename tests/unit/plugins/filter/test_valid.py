@@ -21,6 +21,10 @@ from ansible_collections.asgi.uvicorn.plugins.filter import valid as names
     (names.is_ip_network, ["10.0.0.2", "10.0.1.0/24", "fd00::/8", "::1"],
      ["10.0.0.1; allow all", "10.0.0.300", "host.example", "", "10.0.0.0/33"]),
     (names.is_nginx_size, ["10m", "512k", "1g", "64"], ["10 m", "10mb", "", "-1"]),
+    (names.is_url_path, ["/", "/static/", "/health", "/a.b/c~d-e_f/", "/.well-known/x"],
+     ["", "static/", "//", "/a//b", "/../etc", "/a/../b", "/a/..", "/./", "/a b", "/a;b", "/a{b}", "/%2e%2e/",
+      "/a\nb", None]),
+    (names.is_nginx_rate, ["10r/s", "300r/m", "1r/s", "999999r/m"], ["10/s", "0r/s", "10r/h", "10r/s ", "1000000r/s", 10]),
 ])
 def test_rules(test, good, bad):
     assert [v for v in good if not test(v)] == []
