@@ -46,6 +46,8 @@ def second_app_vars(client_address: str) -> dict:
     """The second app's deploy: run again with these, it changes nothing."""
     return {
         **SECOND, "workers": 2, "proxy_trusted_proxies": [client_address],
+        # A string, as `-e proxy_hsts=false` gives it: read as the boolean it says.
+        "proxy_hsts": "false",
         "app_env": env_values(SECOND_SHARED),
         "app_pre_start_commands": [
             f"python3 -c 'import json, os; json.dump(dict(os.environ), open(\"{SECOND_PRE_START_DUMP}\", \"w\"))'",
@@ -60,8 +62,8 @@ _second_deploy: dict[str, subprocess.CompletedProcess] = {}
 
 @pytest.fixture(scope="module")
 def second_app(host, client_address, tmp_path_factory) -> dict:
-    """A second app on the same host, behind the controller as its trusted proxy, with an
-    app_env of awkward values and a pre-start step that dumps the environment it gets. Returns
+    """A second app on the same host, behind the controller as its trusted proxy, without HSTS,
+    with an app_env of awkward values and a pre-start step that dumps the environment it gets. Returns
     its certificate ("cacert"), the values ("env") and the deploy's output ("proc", with --diff)."""
     if "proc" not in _second_deploy:
         _second_deploy["proc"] = run_deploy(second_app_vars(client_address), diff=True)

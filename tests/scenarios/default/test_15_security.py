@@ -103,6 +103,13 @@ def test_two_apps_on_one_host_answer_only_on_their_own_names(address, server_nam
         assert crossed["app_dir"] == expected["app_dir"], (sni, host_header, crossed)
 
 
+def test_hsts_off_as_a_string_from_the_command_line(address, server_name, cacert, second_app):
+    """The second app has proxy_hsts "false" (a string, as -e gives it); the first the default."""
+    second = curl(address, SECOND["server_name"], "/health", second_app["cacert"])
+    assert second.status == 200 and "strict-transport-security" not in second.headers, second.headers
+    assert "strict-transport-security" in curl(address, server_name, "/health", cacert).headers
+
+
 def test_only_a_trusted_proxy_names_the_client(address, server_name, cacert, client_address, second_app):
     """The second site trusts the controller as its load balancer: nginx takes the right-most
     address that is not a trusted proxy, and hands the app that one alone."""
