@@ -113,6 +113,16 @@ def test_key_env_file_and_user(host, app_name):
     assert host.file(f"/srv/{app_name}/current").is_symlink
 
 
+def test_release_code_readable_by_the_app_only(host, app_name):
+    """The code and the virtualenv are the app's group's: nginx and other users read none of them."""
+    code = f"/srv/{app_name}/current/app/main.py"
+    python = f"/srv/{app_name}/current/venv/bin/python"
+    assert host.run(f"runuser -u {app_name} -- sh -c 'cat {code} >/dev/null && test -x {python}'").rc == 0
+    for user in ("www-data", "nobody"):
+        for command in (f"cat {code}", f"ls {python}", f"ls /srv/{app_name}/releases", f"ls /srv/{app_name}/venvs"):
+            assert host.run(f"runuser -u {user} -- {command}").rc != 0, (user, command)
+
+
 def test_unit_hardening_score(host, app_name):
     out = host.check_output(f"systemd-analyze security --no-pager {app_name}.service")
     score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
