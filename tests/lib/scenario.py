@@ -26,7 +26,7 @@ import testhost
 
 __all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "cacert", "client_address", "curl",
            "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "ps_children",
-           "run_deploy", "run_workers_module", "server_name", "site_cacert"]
+           "requests_through_nginx", "run_deploy", "run_workers_module", "server_name", "site_cacert", "wait_for"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
@@ -181,6 +181,31 @@ def load_through_nginx(server_name: str, address: str, cacert: Path, rate: float
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         report.update(json.loads(out))
+
+
+def requests_through_nginx(server_name: str, address: str, cacert: Path, path: str, requests: int,
+                           rate: float = 0, concurrency: int = 4, duration: float = 60) -> dict:
+    """GET `path` through nginx (HTTPS, verified against `cacert`) `requests` times with
+    loadclient.py, at `rate` per second (0: as fast as it goes); its JSON report. A paced run may
+    leave the last few requests of the budget unsent when `duration` ends: count its "total"."""
+    proc = subprocess.run([sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}{path}",
+                           "--connect-to", address, "--cacert", str(cacert), "--rate", str(rate),
+                           "--concurrency", str(concurrency), "--max-requests", str(requests),
+                           "--duration", str(duration), "--timeout", "15"],
+                          capture_output=True, text=True, timeout=duration + 60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60, interval: float = 0.5) -> object:
+    """Poll `condition` until it returns something true, and return that; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"{what} not reached within {timeout:.0f} s")
 
 
 @contextlib.contextmanager

@@ -1,11 +1,9 @@
-"""The features scenario's fixtures and helpers; the shared ones come from tests/lib/scenario.py."""
+"""The features scenario's own fixtures and helpers; the shared ones come from tests/lib/scenario.py."""
 from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,47 +11,32 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import LOADCLIENT, PROJECT  # noqa: E402
+from scenario import figures_table, host_python, requests_through_nginx  # noqa: E402
 
 import testhost  # noqa: E402
 
-FIGURES_DIR = PROJECT / ".cache" / "features"
 UNIT = "sample"
-
-# One request made on the test host itself (from loopback or from its own bridge address), so
-# nginx sees a client other than the controller. Prints {"status", "headers", "body"}.
-HOST_REQUEST = r'''
-import http.client, json, socket, ssl, sys
-address, port, tls, path, host = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "https", sys.argv[4], sys.argv[5]
-sock = socket.create_connection((address, port), 10)
-if tls:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    sock = context.wrap_socket(sock, server_hostname=host)
-conn = http.client.HTTPConnection(host, port, timeout=10)
-conn.sock = sock
-conn.request("GET", path, headers={"Host": host})
-response = conn.getresponse()
-print(json.dumps({"status": response.status, "headers": {k.lower(): v for k, v in response.getheaders()},
-                  "body": response.read().decode(errors="replace")}))
-'''
+STATIC = "/srv/sample/shared/static"
+CSS = "/static/css/app.3f9a1c2e.css"
+# Where nginx serves every site as on port 443, for the health gate on the host.
+HTTPS_SOCKET = "/run/asgi-uvicorn-nginx/https.sock"
 
 
-def container(host) -> str:
-    return host.backend.get_hostname()
+def host_request(host, target: str, port: int, path: str, server_name: str, tls: bool = True) -> dict:
+    """GET `path` from the test host itself to target:port (or the unix socket `target`), with
+    `server_name` as SNI and Host: {"status", "headers", "body"} (tests/lib/hostrequest.py)."""
+    return json.loads(host_python(host, "hostrequest.py", target, str(port), "https" if tls else "http", path,
+                                  server_name))
 
 
-def host_request(host, address: str, port: int, path: str, server_name: str, tls: bool = True) -> dict:
-    """GET `path` from the test host itself to address:port, with `server_name` as SNI and Host."""
-    out = host.check_output("python3 - %s %d %s '%s' '%s' <<'PYEOF'\n%s\nPYEOF" % (
-        address, port, "https" if tls else "http", path, server_name, HOST_REQUEST))
-    return json.loads(out)
+def own_address(host) -> str:
+    """The host's own address on the Docker bridge: a client that is neither loopback nor trusted."""
+    return host.check_output("hostname -I").split()[0]
 
 
 def workers(host) -> tuple[int, list[int]]:
     """(MainPID, worker PIDs) of the service, from ps."""
-    pid, children = testhost.workers(container(host), UNIT)
+    pid, children = testhost.workers(host.backend.get_hostname(), UNIT)
     return pid, children.workers
 
 
@@ -66,42 +49,24 @@ def cpu_ticks(host, pids: list[int]) -> dict[int, int]:
     return ticks
 
 
-def run_load(server_name: str, address: str, cacert: Path, path: str, requests: int, rate: float = 0,
-             concurrency: int = 4, duration: float = 60) -> dict:
-    """GET `path` through nginx `requests` times with loadclient.py; its JSON report."""
-    proc = subprocess.run([sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}{path}",
-                           "--connect-to", address, "--cacert", str(cacert), "--rate", str(rate),
-                           "--concurrency", str(concurrency), "--max-requests", str(requests),
-                           "--duration", str(duration), "--timeout", "15"],
-                          capture_output=True, text=True, timeout=duration + 60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-def wait_for(condition, timeout: float = 60, interval: float = 0.5, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"{what} not reached within {timeout:.0f} s")
-
-
 @pytest.fixture
 def load(server_name, address, cacert):
     """load(path, requests, rate=0, concurrency=4): loadclient's report of that many GETs."""
-    return functools.partial(run_load, server_name, address, cacert)
+    return functools.partial(requests_through_nginx, server_name, address, cacert)
+
+
+def table(rows: list[dict]) -> str:
+    return "\n".join(["| Check | Measured |", "|---|---|"]
+                     + [f"| {row['check']} | {row['measured']} |" for row in rows])
 
 
 @pytest.fixture(scope="session")
 def figures():
-    """(check, figure) rows; printed (and written to .cache/features/) at the end."""
-    rows: list[tuple[str, str]] = []
-    yield rows
-    if not rows:
-        return
-    table = "\n".join(["| Check | Measured |", "|---|---|"] + ["| %s | %s |" % row for row in rows])
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / "figures.md").write_text(table + "\n")
-    print("\n\nFeatures (molecule test -s features):\n" + table + "\n")
+    """Rows {"check", "measured"}; printed (and written to .cache/features/) at the end."""
+    with figures_table("features", "Features (molecule test -s features)", table) as rows:
+        yield rows
+
+
+def row(check: str, measured: str) -> dict:
+    """A row of the figures table."""
+    return {"check": check, "measured": measured}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import UNIT, host_request, wait_for, workers
+from conftest import UNIT, host_request, own_address, row, wait_for, workers
 
 METRICS_DIR = "/run/sample-metrics"
 
@@ -37,14 +37,17 @@ def test_counter_sums_all_workers_and_survives_a_rolling_reload(host, https, loa
 
     main_pid, old = workers(host)
     host.check_output(f"systemctl reload {UNIT}")
-    wait_for(lambda: (lambda now: now[0] == main_pid and len(now[1]) == len(old) and not set(now[1]) & set(old))(
-        workers(host)), timeout=90, what="a rolling reload that replaces every worker")
+
+    def all_new() -> bool:
+        pid, now = workers(host)
+        return pid == main_pid and len(now) == len(old) and not set(now) & set(old)
+    wait_for(all_new, "a rolling reload that replaces every worker", timeout=90)
     after_reload = counter(https)
     second = load("/count", 300, concurrency=8)
     assert second["failed"] == 0, second
     total = counter(https)
-    figures.append(("metrics: counter after 600 requests / a rolling reload / 300 more",
-                    f"+{after_load - start} / +{after_reload - start} / +{total - start} (workers {len(old)})"))
+    figures.append(row("metrics: counter after 600 requests / a rolling reload / 300 more",
+                       f"+{after_load - start} / +{after_reload - start} / +{total - start} (workers {len(old)})"))
     assert after_reload == after_load, "the rolling reload lost or added counts"
     assert total - start == first["ok"] + second["ok"]
 
@@ -53,8 +56,11 @@ def test_a_start_empties_the_metrics_dir(host, https):
     assert counter(https) > 0
     old_pid, _ = workers(host)
     host.check_output(f"systemctl restart {UNIT}")
-    _, live = wait_for(lambda: (lambda now: now if now[0] != old_pid and len(now[1]) == 2 else None)(workers(host)),
-                       what="the restarted service's workers")
+
+    def restarted() -> list[int]:
+        pid, now = workers(host)
+        return now if pid != old_pid and len(now) == 2 else []
+    live = wait_for(restarted, "the restarted service's workers")
     assert counter(https) == 0
     files = host.check_output(f"ls {METRICS_DIR}").split()
     pids = {int(m) for m in re.findall(r"_(\d+)\.db", " ".join(files))}
@@ -66,5 +72,4 @@ def test_stub_status_answers_loopback_only(host, https, server_name):
     assert answer["status"] == 200 and answer["body"].startswith("Active connections:"), answer
     status, _, body = https("/nginx_status")  # from the controller, through the bridge
     assert status == 403, body
-    own = host.check_output("hostname -I").split()[0]
-    assert host_request(host, own, 443, "/nginx_status", server_name)["status"] == 403
+    assert host_request(host, own_address(host), 443, "/nginx_status", server_name)["status"] == 403

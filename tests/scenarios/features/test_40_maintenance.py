@@ -7,9 +7,7 @@ import time
 
 import pytest
 
-from conftest import UNIT, run_deploy, wait_for, workers
-
-CSS = "/static/css/app.3f9a1c2e.css"
+from conftest import CSS, UNIT, row, run_deploy, wait_for, workers
 
 
 def switch(state: str):
@@ -45,7 +43,8 @@ def test_maintenance_on_and_off(host, https, figures, maintenance_off):
     assert status != 503 and "retry-after" not in headers
     assert https("/pid")[0] == 200
     assert workers(host) == before, "maintenance touched the app"
-    figures.append(("maintenance on / off: playbook run", f"{took:.1f} s / {took_off:.1f} s, MainPID {before[0]} kept"))
+    figures.append(row("maintenance on / off: playbook run",
+                       f"{took:.1f} s / {took_off:.1f} s, MainPID {before[0]} kept"))
 
 
 def test_a_deploy_in_maintenance_passes_its_health_gate_and_keeps_the_page(https, maintenance_off):
@@ -64,8 +63,8 @@ def test_nginx_own_502_gets_the_collection_page(host, https, figures):
         status, headers, body = https("/pid")
     finally:
         host.check_output(f"systemctl start {UNIT}.socket {UNIT}.service")
-        wait_for(lambda: len(workers(host)[1]) == 2, what="the service's workers")
-    figures.append(("nginx's own 502, no upstream", f"{status}, collection page: {'502 Bad Gateway' in body}"))
+        wait_for(lambda: len(workers(host)[1]) == 2, "the service's workers")
+    figures.append(row("nginx's own 502, no upstream", f"{status}, collection page: {'502 Bad Gateway' in body}"))
     assert status == 502 and "502 Bad Gateway" in body and "<center>nginx</center>" not in body, body
     assert "strict-transport-security" in headers
 
@@ -75,8 +74,8 @@ def test_nginx_own_504_gets_the_collection_page(https, figures):
     began = time.monotonic()
     status, headers, body = https("/sleep/6")
     took = time.monotonic() - began
-    figures.append(("nginx's own 504, answer too late",
-                    f"{status} after {took:.1f} s, collection page: {'504 Gateway Timeout' in body}"))
+    figures.append(row("nginx's own 504, answer too late",
+                       f"{status} after {took:.1f} s, collection page: {'504 Gateway Timeout' in body}"))
     assert status == 504 and "504 Gateway Timeout" in body and "<center>nginx</center>" not in body, body
     assert "no-store" in headers.get("cache-control", "")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import host_request, run_deploy
+from conftest import host_request, own_address, row, run_deploy
 
 PORT = 8080
 
@@ -25,8 +25,7 @@ def test_loopback_gets_the_health_path_whatever_the_host(host):
 
 def test_other_addresses_are_refused(host, address):
     assert controller_get(address, "/health") == 403
-    own = host.check_output("hostname -I").split()[0]
-    assert host_request(host, own, PORT, "/health", "x", tls=False)["status"] == 403
+    assert host_request(host, own_address(host), PORT, "/health", "x", tls=False)["status"] == 403
 
 
 def test_a_trusted_proxy_gets_the_health_path(host, address, client_address, figures):
@@ -34,5 +33,5 @@ def test_a_trusted_proxy_gets_the_health_path(host, address, client_address, fig
     proc = run_deploy({"proxy_trusted_proxies": [client_address]})
     assert proc.returncode == 0, proc.stdout[-3000:]
     status = controller_get(address, "/health")
-    figures.append(("LB health port from the controller, untrusted / trusted", f"403 / {status}"))
+    figures.append(row("LB health port from the controller, untrusted / trusted", f"403 / {status}"))
     assert status == 200
