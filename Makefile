@@ -43,9 +43,9 @@ demo: setup
 #                  BOOKWORM_LANE_SCENARIOS
 #   lane-trixie    the checks of the source (lint, sanity, units, docs-check), the second leg
 #                  of the version matrix (test-py312, its scenario from the installed tarball),
-#                  sanity on the other core lines, the bench smoke, then what a Galaxy or
-#                  Automation Hub reviewer runs on the built tarball with the tools venv (docs
-#                  lint, galaxy-importer)
+#                  sanity on the other core lines, the bench smoke, what a Galaxy or Automation
+#                  Hub reviewer runs on the built tarball with the tools venv (docs lint,
+#                  galaxy-importer), then the scenarios of TRIXIE_LANE_SCENARIOS
 #   lane-more      every other scenario
 test: setup
 	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
@@ -61,9 +61,10 @@ lane-trixie:
 	$(MAKE) --no-print-directory bench-smoke
 	$(MAKE) --no-print-directory docs-lint
 	$(MAKE) --no-print-directory galaxy-importer
+	for s in $(TRIXIE_LANE_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
 
 lane-more:
-	for s in $(filter-out $(BOOKWORM_LANE_SCENARIOS),$(OTHER_SCENARIOS)); do \
+	for s in $(filter-out $(BOOKWORM_LANE_SCENARIOS) $(TRIXIE_LANE_SCENARIOS),$(OTHER_SCENARIOS)); do \
 	  $(MAKE) --no-print-directory scenario-$$s || exit; \
 	done
 
@@ -82,8 +83,10 @@ molecule:
 
 # Every scenario of molecule/ but default (which each leg runs as molecule-default).
 OTHER_SCENARIOS := $(filter-out default,$(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
-# The ones lane-bookworm runs after the default scenario, so the lanes end together.
+# The ones lane-bookworm runs after the default scenario, and lane-trixie after its checks (on
+# the Debian 12 host and .venv, as `make scenario` does), so the lanes end together.
 BOOKWORM_LANE_SCENARIOS := cluster
+TRIXIE_LANE_SCENARIOS := features
 
 $(addprefix scenario-,$(OTHER_SCENARIOS)): scenario-%:
 	molecule test -s $*
