@@ -17,12 +17,15 @@ tarball=$(tools/collection-tarball.sh "$venv" "$work")
 
 # The importer writes importer_result.json to its working directory, and ansible's local temp
 # (and ansible-lint's cache) under ansible_local_tmp: both stay under .cache/galaxy-importer.
+# ANSIBLE_HOME too: its ansible-lint puts $ANSIBLE_HOME/collections (~/.ansible) first, where an
+# installed copy of asgi.uvicorn would be linted against instead of the tarball.
 mkdir -p "$work/run"
 rc=0
 (
   cd "$work/run"
   GALAXY_IMPORTER_CONFIG=$root/tests/galaxy-importer.cfg \
     GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP=$work/ansible-tmp \
+    ANSIBLE_HOME=$work/ansible-home \
     python -m galaxy_importer.main "$tarball"
 ) >"$work/importer.log" 2>&1 || rc=$?
 cat "$work/importer.log"
