@@ -43,10 +43,10 @@ demo: setup
 #                  BOOKWORM_LANE_SCENARIOS
 #   lane-trixie    the checks of the source (lint, sanity, units, docs-check), the second leg
 #                  of the version matrix (test-py312, its scenario from the installed tarball),
-#                  sanity on the other core lines, the bench smoke, what a Galaxy or Automation
-#                  Hub reviewer runs on the built tarball with the tools venv (docs lint,
-#                  galaxy-importer), then the scenarios of TRIXIE_LANE_SCENARIOS
-#   lane-more      every other scenario
+#                  sanity on the other core lines, what a Galaxy or Automation Hub reviewer
+#                  runs on the built tarball with the tools venv (docs lint, galaxy-importer),
+#                  then the scenarios of TRIXIE_LANE_SCENARIOS
+#   lane-more      every other scenario, then the bench smoke
 test: setup
 	$(MAKE) --no-print-directory -j3 --output-sync=target lane-bookworm lane-trixie lane-more
 
@@ -58,7 +58,6 @@ lane-bookworm:
 lane-trixie:
 	for target in lint sanity units docs-check test-py312; do $(MAKE) --no-print-directory $$target || exit; done
 	$(MAKE) --no-print-directory sanity-lines
-	$(MAKE) --no-print-directory bench-smoke
 	$(MAKE) --no-print-directory docs-lint
 	$(MAKE) --no-print-directory galaxy-importer
 	for s in $(TRIXIE_LANE_SCENARIOS); do $(MAKE) --no-print-directory scenario-$$s || exit; done
@@ -67,6 +66,7 @@ lane-more:
 	for s in $(filter-out $(BOOKWORM_LANE_SCENARIOS) $(TRIXIE_LANE_SCENARIOS),$(OTHER_SCENARIOS)); do \
 	  $(MAKE) --no-print-directory scenario-$$s || exit; \
 	done
+	$(MAKE) --no-print-directory bench-smoke
 
 # ansible-lint --offline puts $ANSIBLE_HOME/collections (~/.ansible) before the checkout; a
 # copy of asgi.uvicorn installed there would be linted against instead of this one.

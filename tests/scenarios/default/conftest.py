@@ -76,4 +76,4 @@ def second_app(host, client_address, tmp_path_factory) -> dict:
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "first_leg_only: the same code path on every OS and ansible-core line (the certificate's "
-        "renewal); the second leg of `make test` (test-py312) skips it to stay within its time")
+        "renewal, a deploy putting back what was changed by hand); the second leg of `make test` (test-py312) skips it to stay within its time")

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from conftest import SECOND, SECOND_SHARED, curl, run_deploy, second_app_vars
+
+# The roles' own logic, the same on every OS and ansible-core line.
+pytestmark = pytest.mark.first_leg_only
 
 APP = SECOND["app_name"]
 # Each path, what is done to it by hand, and how it must be again after the deploy.
