@@ -24,7 +24,7 @@ import pytest
 
 import testhost
 
-__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "cacert", "client_address", "curl",
+__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "assert_bad_input_changes_nothing", "cacert", "client_address", "curl",
            "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "ps_children",
            "requests_through_nginx", "run_deploy", "run_workers_module", "server_name", "site_cacert", "wait_for"]
 
@@ -59,6 +59,28 @@ def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.ym
     if diff:
         cmd.append("--diff")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ansible_env())
+
+
+def assert_bad_input_changes_nothing(host, app_name: str, extra: dict, variable: str) -> None:
+    """Deploy an app called `badinput` with `extra` beside the working app `app_name`: the deploy
+    must fail naming `variable`, with nothing of `badinput` on the host and the working app's
+    unit, socket, site and env file untouched."""
+    def snapshot() -> dict:
+        files = [f"/etc/systemd/system/{app_name}.service", f"/etc/systemd/system/{app_name}.socket",
+                 f"/etc/nginx/sites-available/{app_name}.conf", f"/etc/{app_name}/env"]
+        return {f: host.file(f).sha256sum for f in files}
+
+    before = snapshot()
+    proc = run_deploy({"app_name": "badinput", **extra})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-2000:]
+    assert variable in output, output[-2000:]
+    assert "changed=0" in output, output[-2000:]
+    for path in ("/etc/systemd/system/badinput.service", "/etc/nginx/sites-available/badinput.conf",
+                 "/srv/badinput", "/etc/badinput"):
+        assert not host.file(path).exists, path
+    assert not host.user("badinput").exists
+    assert snapshot() == before
 
 
 def run_workers_module(args: dict) -> tuple[bool, dict]:
