@@ -21,7 +21,7 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd -P)
 say() { echo "collection-tarball: $*" >&2; }
 
-[ -x "$venv/bin/ansible-galaxy" ] || { say "ERROR: $venv/bin/ansible-galaxy not found: run 'make setup'"; exit 1; }
+[ -x "$venv/bin/ansible-galaxy" ] || { say "ERROR: $venv/bin/ansible-galaxy not found: run tools/setup.sh"; exit 1; }
 
 rm -rf "$dir/dist" "$dir/collections"
 # DIR/collections is the only collections path here: a copy of asgi.uvicorn in ~/.ansible or

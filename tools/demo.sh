@@ -2,10 +2,6 @@
 # `make demo`: deploy the sample app with 4 Uvicorn workers to a local systemd test host, then
 # show its HTTPS answer and its worker PIDs. Run after tools/setup.sh (make does that).
 # Each step is skipped when it is already done; running it again re-deploys idempotently.
-#
-#   ASGI_DEMO_WORKERS=4             worker count passed as `-e workers=N`
-#   ASGI_TESTHOST_IMAGE=...         test host image (default asgi-uvicorn-testhost:bookworm)
-#   ASGI_TESTHOST_PREFIX=...        put before the container name (tests/lib/testhost.py)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -17,21 +13,21 @@ export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$root/.cache/collect
 export ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-1}
 
 testhost() { python3 tests/lib/testhost.py "$@"; }
-name=$(testhost name asgi-uvicorn-demo)
+name=asgi-uvicorn-demo
 hostname=demo.asgi.test
 app=demo
-image=${ASGI_TESTHOST_IMAGE:-asgi-uvicorn-testhost:bookworm}
-workers=${ASGI_DEMO_WORKERS:-4}
+image=asgi-uvicorn-testhost:bookworm
+workers=4
 state=.cache/demo
 inventory=$state/inventory.yml
 
 say() { echo "demo: $*" >&2; }
 die() { echo "demo: ERROR: $*" >&2; exit 1; }
 
-command -v ansible-playbook >/dev/null || die "ansible-playbook not found: run 'make setup' first"
+command -v ansible-playbook >/dev/null || die "ansible-playbook not found: run tools/setup.sh first"
 command -v curl >/dev/null || die "curl not found: install curl (apt-get install curl)"
 docker image inspect "$image" >/dev/null 2>&1 ||
-  die "image $image not found: run 'make setup' (or tools/testhost.sh) first"
+  die "image $image not found: run tools/testhost.sh bookworm first"
 
 # 1. The test host: a container with systemd as PID 1 (reused while running on the current image).
 say "test host $name ($image, systemd as PID 1)"

@@ -4,7 +4,6 @@
 # generated afresh in .cache/docs-site and built by its own build.sh (antsibull-docs renders
 # the module and role pages from the tarball as installed, then Sphinx makes HTML).
 #
-#   ASGI_TOOLS_VENV=.venv-tools   the venv of the reviewer's tools (tools/tools-venv.sh)
 #
 # Open .cache/docs-site/build/html/index.html in a browser; `python3 -m http.server -d
 # .cache/docs-site/build/html` serves it.

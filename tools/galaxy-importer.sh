@@ -5,8 +5,6 @@
 # "ERROR: ..." lines, ansible-lint's among them) and exits 0 with warnings, so this script counts
 # them and fails on any. Then `ansible-builder introspect` on the installed collection shows
 # the execution-environment requirements that meta/execution-environment.yml declares.
-#
-#   ASGI_TOOLS_VENV=.venv-tools   the venv of the reviewer's tools (tools/tools-venv.sh)
 set -euo pipefail
 # shellcheck source=tools/tools-venv.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tools-venv.sh"

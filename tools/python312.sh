@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Print the path of a Python 3.12 interpreter for the second controller of the test matrix
-# (.venv-py312). Looks, in order, at $ASGI_PYTHON312, python3.12 on PATH, pyenv's versions
+# (.venv-py312). Looks, in order, at python3.12 on PATH, pyenv's versions
 # (machines of this project's kind ship pyenv with 3.12), /usr/bin and /usr/local/bin; when none
 # runs, installs one with uv from PyPI (`uv python install 3.12`, into .cache/python), which
 # needs uv's download host (GitHub) to be reachable.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 say() { echo "python312: $*" >&2; }
 works() { [ -n "$1" ] && "$1" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
 
-candidates=("${ASGI_PYTHON312:-}" "$(command -v python3.12 || true)")
+candidates=("$(command -v python3.12 || true)")
 for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do candidates+=("$p"); done
 candidates+=(/usr/bin/python3.12 /usr/local/bin/python3.12)
 for p in "${candidates[@]}"; do
@@ -32,5 +32,5 @@ if "$uv" python install 3.12 >&2 && p=$("$uv" python find 3.12 2>/dev/null) && w
   exit 0
 fi
 echo "python312: ERROR: no Python 3.12 here and 'uv python install 3.12' failed:" \
-  "set ASGI_PYTHON312=/path/to/python3.12" >&2
+  "install Python 3.12 (python3.12 on PATH)" >&2
 exit 1

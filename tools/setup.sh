@@ -1,46 +1,29 @@
 #!/usr/bin/env bash
-# Controller set-up for `make`: the project virtualenv with the pinned tools, the collection
-# made visible to Ansible from this checkout, and the systemd test host image.
-# Each step is skipped when it is already done.
+# Controller set-up for `make`: a pinned virtualenv, and this checkout made visible to
+# Ansible as the collection. Each step is skipped when it is already done. The test host image
+# is tools/testhost.sh's.
 #
-#   tools/setup.sh           .venv (python3, tests/requirements.txt), bookworm image
-#   tools/setup.sh py312     .venv-py312 (Python 3.12, tests/requirements-py312.txt),
-#                                    trixie image: the second leg of `make test`'s matrix
-#   tools/setup.sh tools     .venv-tools (Python 3.12, tests/requirements-tools.txt):
-#                                    galaxy-importer, antsibull-docs, ansible-builder
-#   tools/setup.sh core2.20  .venv-core2.20 (Python 3.12, tests/requirements-core2.20.txt):
-#                                    an ansible-core line tested by sanity only
-#   tools/setup.sh sslyze    .venv-sslyze (python3, tests/requirements-sslyze.txt): the acme
-#                                    scenario's TLS check
-#   tools/setup.sh bench     .venv-bench (python3, tests/bench/requirements.txt): the
-#                                    benchmark's plot
-# All but the first two need no test host, so they build no image.
-# ASGI_VENV, ASGI_PYTHON, ASGI_REQUIREMENTS and ASGI_SUITE override the chosen leg's values.
+#   tools/setup.sh           .venv (python3, ansible-core 2.19, tests/requirements.txt): every
+#                            tool of `make check`, the scenarios, `make demo` and `make bench`
+#   tools/setup.sh py312     .venv-py312 (Python 3.12, ansible-core 2.21): the second leg
+#   tools/setup.sh core2.20  .venv-core2.20 (Python 3.12, ansible-core 2.20): sanity only
+#   tools/setup.sh tools     .venv-tools (Python 3.12): the reviewer's tools (galaxy-importer,
+#                            antsibull-docs, ansible-builder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "setup: $*" >&2; }
 case "${1:-default}" in
-  default) leg=(.venv python3 tests/requirements.txt bookworm) ;;
-  py312) leg=(.venv-py312 "" tests/requirements-py312.txt trixie) ;;
-  tools) leg=(.venv-tools "" tests/requirements-tools.txt "") ;;
-  sslyze) leg=(.venv-sslyze python3 tests/requirements-sslyze.txt "") ;;
-  bench) leg=(.venv-bench python3 tests/bench/requirements.txt "") ;;
-  core[0-9]*)
-    [ -f "tests/requirements-$1.txt" ] || { echo "setup: ERROR: no tests/requirements-$1.txt" >&2; exit 1; }
-    leg=(".venv-$1" "" "tests/requirements-$1.txt" "") ;;
-  *) echo "setup: ERROR: unknown leg '$1': use py312, tools, core<line>, sslyze, bench or nothing" >&2; exit 1 ;;
+  default) venv=.venv python=python3 requirements=tests/requirements.txt ;;
+  py312 | core2.20 | tools) venv=.venv-$1 python="" requirements=tests/requirements-$1.txt ;;
+  *) echo "setup: ERROR: unknown leg '$1': use py312, core2.20, tools or nothing" >&2; exit 1 ;;
 esac
-venv=${ASGI_VENV:-${leg[0]}}
-python=${ASGI_PYTHON:-${leg[1]}}
-requirements=${ASGI_REQUIREMENTS:-${leg[2]}}
-suite=${ASGI_SUITE:-${leg[3]}}
 
 # 1. Virtualenv with the pinned controller tools. It is built once per machine for each set of
-#    pins, in the user's cache beside pip's own ($ASGI_VENV_STORE, default
-#    ~/.cache/asgi-uvicorn/venvs), and $venv links to it, so a new checkout or a clean clone
+#    pins, in the user's cache beside pip's own (~/.cache/asgi-uvicorn/venvs), and $venv
+#    links to it, so a new checkout or a clean clone
 #    reuses it. A virtualenv cannot move: it stays where it was built, and new pins build anew.
-store=${ASGI_VENV_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/asgi-uvicorn/venvs}
+store=${XDG_CACHE_HOME:-$HOME/.cache}/asgi-uvicorn/venvs
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 name=$(basename "$venv")
 built=$store/${name#.}-${want:0:16}
@@ -77,6 +60,3 @@ if [ ! -L "$link" ]; then
   ln -s ../../../.. "$link"
   say "linked the checkout as $link"
 fi
-
-# 3. Docker engine and the systemd test host image (not for the legs that start no host).
-[ -z "$suite" ] || tools/testhost.sh "$suite" >/dev/null

@@ -11,7 +11,7 @@ set -euo pipefail
 
 suite=${1:-bookworm}
 repo_name=asgi-uvicorn-testhost
-dockerd_log=${ASGI_DOCKERD_LOG:-/var/log/asgi-uvicorn-dockerd.log}
+dockerd_log=/var/log/asgi-uvicorn-dockerd.log
 
 say() { echo "testhost: $*" >&2; }
 die() { echo "testhost: ERROR: $*" >&2; exit 1; }

@@ -20,8 +20,8 @@ One run, on one local systemd test host (container `asgi-uvicorn-bench`):
    Around each run the CPU time (utime + stime from /proc/<pid>/stat) of every process of the
    host is summed per systemd unit, and wrk's own CPU time is read from its rusage.
 
-Results: .cache/bench/results.json, results.md and requests_per_second.png (matplotlib from a
-small virtualenv, .venv-bench, pinned by tests/bench/requirements.txt). With
+Results: .cache/bench/results.json, results.md and requests_per_second.png (matplotlib from the
+project's virtualenv, .venv). With
 --update-docs the table and the plot are copied into docs/performance.md and
 docs/performance.png. Only the standard library is needed to run this script.
 """
@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import testhost  # noqa: E402
 from loadclient import PinnedHTTPSConnection  # noqa: E402
 
-NAME = testhost.container_name("asgi-uvicorn-bench")
+NAME = "asgi-uvicorn-bench"
 HOSTNAME = "bench.asgi.test"
 APP = "bench"
 PATH = "/health"
@@ -118,17 +118,14 @@ def ensure_wrk() -> str:
 
 
 def ensure_plot_venv() -> Path:
-    """.venv-bench with matplotlib (tools/setup.sh bench: built once per machine, then linked)."""
-    run([str(ROOT / "tools" / "setup.sh"), "bench"])
-    return ROOT / ".venv-bench" / "bin" / "python"
+    """The project venv, which has matplotlib (tools/setup.sh)."""
+    run([str(ROOT / "tools" / "setup.sh")])
+    return ROOT / ".venv" / "bin" / "python"
 
 
 # --- the test host -----------------------------------------------------------------------------
 
 def test_host_image() -> str:
-    image = os.environ.get("ASGI_TESTHOST_IMAGE")
-    if image:
-        return image
     out = run([str(ROOT / "tools" / "testhost.sh"), "bookworm"], capture=True).stdout
     return out.strip().splitlines()[-1]
 
@@ -629,7 +626,7 @@ def main() -> None:
     args.wrk = ensure_wrk()
     plot_python = ensure_plot_venv()
     image = test_host_image()
-    extra_args = json.loads(os.environ.get("ASGI_BENCH_SERVICE_EXTRA_ARGS", "[]"))
+    extra_args: list[str] = []
     deploy_play = str(ROOT / "playbooks" / "deploy.yml")
     workers_play = str(HERE / "workers.yml")
 

@@ -33,11 +33,11 @@ LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
-    """The environment of the checks' Ansible commands: the collections path of the leg, that is
-    ASGI_COLLECTIONS_PATH_FIRST (the py312 leg's installed tarball) and then the checkout, set
-    here so that the checks do not depend on how Molecule merges its environment."""
-    first = os.environ.get("ASGI_COLLECTIONS_PATH_FIRST", "")
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{first}{PROJECT / '.cache' / 'collections'}", **extra)
+    """The environment of the checks' Ansible commands: the collections path the Makefile set
+    (the checkout, or the built tarball as installed), else the checkout."""
+    env = dict(os.environ, **extra)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(PROJECT / ".cache" / "collections"))
+    return env
 
 
 def _inventory() -> str:

@@ -1,19 +1,21 @@
 """Local systemd test hosts (Docker containers with systemd as PID 1), for every test tool.
 
-Used by the scenarios' checks (tests/lib/scenario.py), the benchmark and
-`make demo`; shell scripts call it as a command:
+The one place that starts, waits for and removes test hosts: Molecule's create and destroy
+(molecule/common/create.yml, destroy.yml), the scenarios' checks (tests/lib/scenario.py), the
+benchmark and `make demo` all come here. Shell scripts and playbooks call it as a command:
 
-    python3 tests/lib/testhost.py name BASE                  BASE with the prefix (see below)
-    python3 tests/lib/testhost.py start NAME HOSTNAME IMAGE   replace NAME, wait for systemd
+    python3 tests/lib/testhost.py up PLATFORMS_JSON           start Molecule's platforms, print
+                                                              its instance config (JSON)
+    python3 tests/lib/testhost.py down PLATFORMS_JSON         remove them and their networks
     python3 tests/lib/testhost.py ensure NAME HOSTNAME IMAGE  reuse NAME if it runs IMAGE, else start
-    python3 tests/lib/testhost.py rm NAME
     python3 tests/lib/testhost.py ip NAME
     python3 tests/lib/testhost.py cert NAME SITE DEST         the site's certificate, to DEST
     python3 tests/lib/testhost.py inventory PATH NAME KEY=VALUE...
     python3 tests/lib/testhost.py workers NAME UNIT           {"main_pid", "workers", "trackers"}
 
-ASGI_TESTHOST_PREFIX (e.g. `wtt-`) is put before every container name the tools choose, so
-two checkouts can run their test hosts side by side on one Docker daemon.
+A platform is a dict of molecule.yml: `name`, `image` (default asgi-uvicorn-testhost:bookworm)
+and, for hosts that share a network of their own, `network: {name, subnet, address}` (subnet
+and address optional: a fixed address survives a stop and start).
 
 The worker oracle (`parse_children`) reads `ps` on purpose and shares no code with the
 asgi.uvicorn.workers module, which it checks. Standard library only: the benchmark needs no venv.
@@ -21,22 +23,16 @@ asgi.uvicorn.workers module, which it checks. Standard library only: the benchma
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PREFIX_ENV = "ASGI_TESTHOST_PREFIX"
+DEFAULT_IMAGE = "asgi-uvicorn-testhost:bookworm"
 GROUP = "asgi_uvicorn"
 # `ps` lines of the Uvicorn parent's children, for parse_children().
 PS_CHILDREN = "ps -o pid=,args= --ppid {pid}"
-
-
-def container_name(base: str) -> str:
-    """The container name for `base`, with the prefix of ASGI_TESTHOST_PREFIX."""
-    return os.environ.get(PREFIX_ENV, "") + base
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -55,15 +51,20 @@ def system_state(name: str) -> str:
     return host_exec(name, "systemctl", "is-system-running", "--wait", check=False).strip()
 
 
-def start(name: str, hostname: str, image: str, timeout: float = 60) -> str:
-    """Replace any container `name` with a fresh host; return systemd's state once booted."""
+def run(name: str, hostname: str, image: str, network: dict | None = None) -> None:
+    """Replace any container `name` with a new host, booting in the background."""
     remove(name)
-    # The molecule platforms use the same settings (.config/molecule/config.yml). SIGRTMIN+3
-    # shuts systemd down cleanly; docker's default SIGTERM waits 10 s and kills.
-    docker("run", "-d", "--name", name, "--hostname", hostname,
-           "--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-           "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-           "--stop-signal", "SIGRTMIN+3", image, "/lib/systemd/systemd")
+    # systemd as PID 1 without --privileged (which fails on these machines). SIGRTMIN+3 shuts
+    # systemd down cleanly; docker's default SIGTERM waits 10 s and kills.
+    flags = ["--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+             "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", "--stop-signal", "SIGRTMIN+3"]
+    if network:
+        flags += ["--network", network["name"]] + (["--ip", network["address"]] if "address" in network else [])
+    docker("run", "-d", "--name", name, "--hostname", hostname, *flags, image, "/lib/systemd/systemd")
+
+
+def wait_booted(name: str, timeout: float = 60) -> str:
+    """systemd's state once it finished booting in host `name` (running or degraded)."""
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
@@ -73,6 +74,38 @@ def start(name: str, hostname: str, image: str, timeout: float = 60) -> str:
         time.sleep(1)
     raise RuntimeError(f"systemd in {name} did not finish booting within {timeout:.0f} s "
                        f"(state: {state or 'none'!r}); see 'docker logs {name}'")
+
+
+def start(name: str, hostname: str, image: str) -> str:
+    """Replace any container `name` with a fresh host; return systemd's state once booted."""
+    run(name, hostname, image)
+    return wait_booted(name)
+
+
+def networks(platforms: list[dict]) -> dict[str, str]:
+    """The networks the platforms share: name -> subnet ('' lets Docker choose)."""
+    return {p["network"]["name"]: p["network"].get("subnet", "") for p in platforms if p.get("network")}
+
+
+def up(platforms: list[dict]) -> list[dict]:
+    """Start every platform's host (all booting at once) and return Molecule's instance config."""
+    down(platforms)
+    for network, subnet in networks(platforms).items():
+        docker("network", "create", *(["--subnet", subnet] if subnet else []), network)
+    for p in platforms:
+        run(p["name"], p["name"], p.get("image", DEFAULT_IMAGE), p.get("network"))
+    for p in platforms:
+        wait_booted(p["name"])
+    return [{"instance": p["name"], "address": p["name"], "connection": "community.docker.docker"}
+            for p in platforms]
+
+
+def down(platforms: list[dict]) -> None:
+    """Remove the platforms' hosts and the networks they shared."""
+    for p in platforms:
+        remove(p["name"])
+    for network in networks(platforms):
+        docker("network", "rm", network, check=False)
 
 
 def running_on(name: str, image: str) -> bool:
@@ -176,15 +209,13 @@ def main(argv: list[str]) -> int:
         return 2
     command, args = argv[0], argv[1:]
     try:
-        if command == "name" and len(args) == 1:
-            print(container_name(args[0]))
-        elif command == "start" and len(args) == 3:
-            print(start(*args))
+        if command == "up" and len(args) == 1:
+            print(json.dumps(up(json.loads(args[0]))))
+        elif command == "down" and len(args) == 1:
+            down(json.loads(args[0]))
         elif command == "ensure" and len(args) == 3:
             state, reused = ensure(*args)
             print(f"{state} {'reused' if reused else 'started'}")
-        elif command == "rm" and len(args) == 1:
-            remove(args[0])
         elif command == "ip" and len(args) == 1:
             print(ip(args[0]))
         elif command == "cert" and len(args) == 3:

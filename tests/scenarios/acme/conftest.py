@@ -28,7 +28,7 @@ ORDER_LINE = re.compile(r'Added order "[^"]+" to the db')
 
 def ca_name() -> str:
     """The container of the ACME server (molecule/acme/molecule.yml's second platform)."""
-    return testhost.container_name("asgi-uvicorn-acme-ca") + os.environ.get("ASGI_TESTHOST_SUFFIX", "")
+    return "asgi-uvicorn-acme-ca"
 
 
 def ca_exec(*cmd: str, check: bool = True) -> str:
@@ -96,12 +96,6 @@ def nginx_processes(host) -> tuple[int, list[int]]:
     master = int(host.check_output("systemctl show -p MainPID --value nginx.service"))
     workers = sorted(int(p) for p in host.check_output(f"ps -o pid= --ppid {master}").split())
     return master, workers
-
-
-def sslyze_command() -> Path:
-    """sslyze in .venv-sslyze (tools/setup.sh sslyze: built once per machine, then linked)."""
-    subprocess.run([str(PROJECT / "tools" / "setup.sh"), "sslyze"], check=True, timeout=600)
-    return PROJECT / ".venv-sslyze" / "bin" / "sslyze"
 
 
 def steps_table(rows: list[dict]) -> str:

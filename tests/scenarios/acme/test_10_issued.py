@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 
 
-from conftest import ca_exec, orders, san, served, sslyze_command
+from conftest import ca_exec, orders, san, served
 
 from scenario import curl
 
@@ -63,14 +64,12 @@ def test_renewal_timer_is_active(host):
 
 def test_sslyze_mozilla_intermediate_fully_compliant(address, server_name, root, figures):
     start = time.monotonic()
-    exe = sslyze_command()
-    installed = time.monotonic() - start
-    proc = subprocess.run([str(exe), "--mozilla_config=intermediate", "--certinfo_ca_file", str(root),
+    proc = subprocess.run([sys.executable, "-m", "sslyze", "--mozilla_config=intermediate", "--certinfo_ca_file", str(root),
                            f"{server_name}:443{{{address}}}"], capture_output=True, text=True, timeout=300)
     print(proc.stdout[-2500:])
     figures.append({"step": "sslyze --mozilla_config=intermediate, pebble's root as trust store",
                     "seconds": time.monotonic() - start,
-                    "measured": f"exit {proc.returncode}; sslyze set-up {installed:.1f} s"})
+                    "measured": f"exit {proc.returncode}"})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert f"{server_name}:443: OK - Compliant." in proc.stdout
     # The certificate checks ran and passed (not only protocols and ciphers).

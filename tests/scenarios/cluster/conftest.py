@@ -22,8 +22,8 @@ from scenario import curl, figures_table, load_table, load_through_nginx, run_de
 
 import testhost  # noqa: E402
 
-LB = testhost.container_name("asgi-uvicorn-cluster-lb")
-APPS = [testhost.container_name("asgi-uvicorn-cluster-app1"), testhost.container_name("asgi-uvicorn-cluster-app2")]
+LB = "asgi-uvicorn-cluster-lb"
+APPS = ["asgi-uvicorn-cluster-app1", "asgi-uvicorn-cluster-app2"]
 # The fixed addresses of molecule/cluster/molecule.yml; Uvicorn listens on port 8000 of each app host.
 ADDRESS = {LB: "172.30.57.10", APPS[0]: "172.30.57.11", APPS[1]: "172.30.57.12"}
 UPSTREAM = {app: f"{ADDRESS[app]}:8000" for app in APPS}

@@ -44,8 +44,9 @@ def test_inventory_is_yaml_with_one_docker_host(tmp_path):
                     "ansible_python_interpreter": "/usr/bin/python3", **hostvars}
 
 
-def test_container_name_prefix(monkeypatch):
-    monkeypatch.delenv(testhost.PREFIX_ENV, raising=False)
-    assert testhost.container_name("asgi-uvicorn-demo") == "asgi-uvicorn-demo"
-    monkeypatch.setenv(testhost.PREFIX_ENV, "wtt-")
-    assert testhost.container_name("asgi-uvicorn-demo") == "wtt-asgi-uvicorn-demo"
+def test_networks_shared_by_platforms_once_each():
+    platforms = [{"name": "lb", "network": {"name": "net", "subnet": "10.9.0.0/24", "address": "10.9.0.10"}},
+                 {"name": "app", "network": {"name": "net", "subnet": "10.9.0.0/24", "address": "10.9.0.11"}},
+                 {"name": "ca", "network": {"name": "other"}},
+                 {"name": "alone"}]
+    assert testhost.networks(platforms) == {"net": "10.9.0.0/24", "other": ""}
