@@ -25,7 +25,7 @@ antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error \
   --dest-dir "$site" asgi.uvicorn >/dev/null
 # Sphinx fetches the inventories of the Python, Jinja and Ansible docs for intersphinx, but only
 # the package registries are reachable here and the build treats warnings as errors. The pages
-# link to two labels of the Ansible docs (config settings, common return values): a small local
+# link to labels of the Ansible docs (config settings, return values, two modules): a small local
 # inventory of the Ansible docs with those labels resolves them to the real URLs. Links to other
 # collections' plugins need none (antsibull-docs writes full URLs).
 python3 - "$site/ansible_devel.inv" <<'INV'
@@ -35,6 +35,10 @@ labels = [
      "Ansible Configuration Settings"),
     ("common_return_values", "reference_appendices/common_return_values.html#common-return-values",
      "Return Values"),
+    ("ansible_collections.ansible.builtin.template_module", "collections/ansible/builtin/template_module.html",
+     "ansible.builtin.template"),
+    ("ansible_collections.ansible.builtin.file_module", "collections/ansible/builtin/file_module.html",
+     "ansible.builtin.file"),
 ]
 body = "".join(f"{name} std:label -1 {uri} {title}\n" for name, uri, title in labels)
 with open(sys.argv[1], "wb") as f:
