@@ -12,10 +12,10 @@ testinfra_hosts = ["ansible://asgi_uvicorn"]
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"proxy_acme_terms_agreed": False}, "proxy_acme_terms_agreed must be true when proxy_tls_mode is acme"),
-    ({"proxy_acme_email": ""}, "proxy_acme_email must be the e-mail address of the ACME account"),
-    ({"proxy_acme_directory": "http://ca.example/dir"}, "proxy_acme_directory must be the https:// URL"),
-    ({"proxy_server_aliases": ["*.acme.test"]}, "cannot hold a wildcard when proxy_tls_mode is acme"),
+    ({"tls_acme_terms_agreed": False}, "tls_acme_terms_agreed must be true when tls_mode is acme"),
+    ({"tls_acme_email": ""}, "tls_acme_email must be the e-mail address of the ACME account"),
+    ({"tls_acme_directory": "http://ca.example/dir"}, "tls_acme_directory must be the https:// URL"),
+    ({"proxy_server_aliases": ["*.acme.test"]}, "cannot hold a wildcard when tls_mode is acme"),
 ], ids=["terms", "email", "directory", "wildcard"])
 def test_bad_acme_settings_fail_before_any_change(extra, message):
     proc = run_deploy(extra)

@@ -16,11 +16,11 @@ CASES = [
     ({"workers": 65}, "service_workers"),
     ({"server_name": "bad name.example.com"}, "proxy_server_name"),
     ({"server_name": "example.com;evil"}, "proxy_server_name"),
-    ({"proxy_tls_mode": "provided", "proxy_tls_cert_file": "/nonexistent/cert.pem",
-      "proxy_tls_key_file": "/nonexistent/key.pem"}, "proxy_tls_cert_file"),
+    ({"tls_mode": "provided", "tls_cert_file": "/nonexistent/cert.pem",
+      "tls_key_file": "/nonexistent/key.pem"}, "tls_cert_file"),
     ({"app_module": "main.app"}, "service_app"),
     ({"proxy_trusted_proxies": ["10.0.0.1; allow all"]}, "proxy_trusted_proxies"),
-    ({"proxy_selfsigned_days": 825}, "proxy_selfsigned_days"),
+    ({"tls_selfsigned_days": 825}, "tls_selfsigned_days"),
     ({"app_env": {"SECRET": "two\nlines"}}, "app_env"),
 ]
 

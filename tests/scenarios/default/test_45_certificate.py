@@ -1,5 +1,5 @@
-"""The self-signed certificate: a year by default, renewed by the proxy role before it ends or
-when it outlives proxy_selfsigned_days; nginx serves the new one at once. (That a valid one is
+"""The self-signed certificate: a year by default, renewed by the tls role before it ends or
+when it outlives tls_selfsigned_days; nginx serves the new one at once. (That a valid one is
 kept is the scenario's idempotence step.) The role runs alone (proxy_only.yml): a certificate
 needs nothing of the other roles, and the full deploy is checked enough elsewhere."""
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_renewed_when_it_ends_soon_or_lives_too_long(address, server_name):
     assert 364 <= days(first) <= 366
 
     # It outlives a 2-day lifetime: a new one.
-    deploy(proxy_selfsigned_days=2, proxy_selfsigned_renew_days=1)
+    deploy(tls_selfsigned_days=2, tls_selfsigned_renew_days=1)
     short = served(address, server_name)
     assert short.serial_number != first.serial_number and 1.9 <= days(short) <= 2.1
 
