@@ -1,11 +1,15 @@
 """Host-side timings for the scenarios (run on the test host by scenario.host_python).
 
-    probe.py kill-worker UNIT          kill -9 one worker; seconds until a new one is spawned
-                                       (waits the supervisor's health-check timeout + 15 s)
+    probe.py kill-worker UNIT [HOST]   kill -9 one worker; seconds until a new one is spawned
+                                       (waits the supervisor's health-check timeout + 15 s);
+                                       with HOST, then until the new one answers GET /pid
+                                       through nginx (SNI and Host: HOST)
     probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
                                        new parent answers GET /pid through nginx (SNI and Host: HOST)
 
 Prints one JSON object. Timed here, not from the controller, so no Ansible round trip is counted.
+Its instants (`*_at`) are time.monotonic(), the clock of the whole kernel: the controller's
+load client (loadclient.py --record) reads the same one.
 It runs on the host as one piped script, without tests/lib/testhost.py beside it, so it reads
 /proc itself (polling every 10 ms; a `ps` per poll would be slower than what it times). Its
 worker rule is testhost.parse_children's: live children of the parent with spawn_main in their
@@ -80,7 +84,7 @@ def healthcheck_timeout(parent):
     return 5.0
 
 
-def kill_worker(unit):
+def kill_worker(unit, host=None):
     parent = main_pid(unit)
     before = spawned_workers(parent)
     healthcheck = healthcheck_timeout(parent)
@@ -94,8 +98,23 @@ def kill_worker(unit):
         if len(now) >= len(before):
             break
         time.sleep(0.01)
-    return {"victim": victim, "before": before, "after": now, "seconds": round(time.monotonic() - start, 3),
-            "healthcheck_timeout": healthcheck}
+    spawned_at = time.monotonic()
+    served_at = None
+    new = sorted(set(now) - set(before))
+    if host and new:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        while served_at is None and time.monotonic() - spawned_at < 30:
+            try:
+                if get_json(host, "/pid", context)["pid"] in new:
+                    served_at = time.monotonic()
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+    return {"victim": victim, "before": before, "after": now, "seconds": round(spawned_at - start, 3),
+            "healthcheck_timeout": healthcheck, "killed_at": round(start, 4), "spawned_at": round(spawned_at, 4),
+            "served_at": served_at and round(served_at, 4)}
 
 
 def kill_parent(unit, host):
@@ -126,7 +145,7 @@ def kill_parent(unit, host):
 
 if __name__ == "__main__":
     if sys.argv[1] == "kill-worker":
-        print(json.dumps(kill_worker(sys.argv[2])))
+        print(json.dumps(kill_worker(*sys.argv[2:4])))
     elif sys.argv[1] == "kill-parent":
         print(json.dumps(kill_parent(sys.argv[2], sys.argv[3])))
     else:
