@@ -1,9 +1,10 @@
 """Host-side timings for the scenarios (run on the test host by scenario.host_python).
 
-    probe.py kill-worker UNIT [HOST]   kill -9 one worker; seconds until a new one is spawned
+    probe.py kill-worker UNIT [SOCKET] kill -9 one worker; seconds until a new one is spawned
                                        (waits the supervisor's health-check timeout + 15 s);
-                                       with HOST, then until the new one answers GET /pid
-                                       through nginx (SNI and Host: HOST)
+                                       with SOCKET (Uvicorn's unix socket), then until the new
+                                       one answers GET /pid there (a new connection a try:
+                                       nginx's pooled ones stay with the old workers)
     probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
                                        new parent answers GET /pid through nginx (SNI and Host: HOST)
 
@@ -38,6 +39,19 @@ def get_json(host, path, context):
     conn = LoopbackHTTPSConnection(host, 443, context=context, timeout=5)
     try:
         conn.request("GET", path)
+        return json.load(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def get_json_unix(path, url_path):
+    """GET url_path from the HTTP server on the unix socket at path, on a new connection."""
+    conn = http.client.HTTPConnection("localhost", timeout=5)
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.settimeout(5)
+    try:
+        conn.sock.connect(path)
+        conn.request("GET", url_path)
         return json.load(conn.getresponse())
     finally:
         conn.close()
@@ -84,7 +98,7 @@ def healthcheck_timeout(parent):
     return 5.0
 
 
-def kill_worker(unit, host=None):
+def kill_worker(unit, sock=None):
     parent = main_pid(unit)
     before = spawned_workers(parent)
     healthcheck = healthcheck_timeout(parent)
@@ -101,13 +115,10 @@ def kill_worker(unit, host=None):
     spawned_at = time.monotonic()
     served_at = None
     new = sorted(set(now) - set(before))
-    if host and new:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    if sock and new:
         while served_at is None and time.monotonic() - spawned_at < 30:
             try:
-                if get_json(host, "/pid", context)["pid"] in new:
+                if get_json_unix(sock, "/pid")["pid"] in new:
                     served_at = time.monotonic()
             except (OSError, ValueError):
                 pass
