@@ -21,7 +21,7 @@ SCENARIOS += $(filter-out $(SCENARIOS),$(patsubst molecule/%/molecule.yml,%,$(wi
 S ?= default
 
 .PHONY: help demo check test scenario bench docs-site requirements
-.PHONY: lint sanity unit docs-check compat sanity-py312 sanity-core2.20 unit-py312 galaxy-importer docs-lint bench-smoke
+.PHONY: lint sanity unit inputs docs-check compat sanity-py312 sanity-core2.20 unit-py312 galaxy-importer docs-lint bench-smoke
 .PHONY: $(addprefix scenario-,$(SCENARIOS)) venv venv-py312 venv-core2.20 venv-tools image-bookworm image-trixie
 
 help:
@@ -44,7 +44,7 @@ image-bookworm image-trixie: image-%:
 demo: | venv image-bookworm
 	@tools/demo.sh
 
-check: lint sanity unit docs-check
+check: lint sanity unit inputs docs-check
 
 test: $(addprefix scenario-,$(SCENARIOS)) check compat bench-smoke
 
@@ -73,6 +73,10 @@ sanity: | venv
 
 unit: | venv
 	python -m pytest -q tests/unit
+
+# Every input rule of the roles' validation, on localhost (no test host).
+inputs: | venv
+	python -m pytest -q tests/inputs
 
 # `ansible-doc` renders every plugin and role (the variable reference is the argument specs),
 # and the changelog fragments lint.

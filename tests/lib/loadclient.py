@@ -10,6 +10,9 @@ SIGINT or SIGTERM stops it early; the report is still written. A request fails w
 response or a status other than 200; each failure is counted by kind (status or exception).
 With --retry-reused, a GET whose reused keep-alive connection the server closed without answering
 is sent once more on a new connection, as HTTP clients do; the report counts those retries.
+With --progress FILE it keeps the count of answered requests in FILE while it runs (a caller
+waits on it), and with --record the report lists every request's start and end (time.monotonic,
+the clock of every process on this kernel, containers included) and whether it failed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import http.client
 import ipaddress
 import json
+import os
 import signal
 import socket
 import ssl
@@ -95,7 +99,9 @@ class Load:
         self.failure_times: list[float] = []
         self.failure_samples: list[str] = []
         self.issued = 0
+        self.answered = 0
         self.retried_reused = 0
+        self.requests: list[tuple[float, float, bool]] = []
         self.start = 0.0
 
     def connection(self) -> http.client.HTTPConnection:
@@ -166,8 +172,12 @@ class Load:
                     if conn is not None:
                         conn.close()
                     conn = None
-            elapsed = time.monotonic() - began
+            ended = time.monotonic()
+            elapsed = ended - began
             with self.lock:
+                self.answered += 1
+                if self.args.record:
+                    self.requests.append((round(began, 4), round(ended, 4), failure is not None))
                 if failure is None:
                     self.latencies.append(elapsed)
                 else:
@@ -178,9 +188,21 @@ class Load:
         if conn is not None:
             conn.close()
 
+    def progress(self) -> None:
+        """Keep the count of answered requests in --progress, replaced whole, ten times a second."""
+        path = self.args.progress
+        while True:
+            with open(path + ".tmp", "w") as f:
+                f.write("%d\n" % self.answered)
+            os.replace(path + ".tmp", path)
+            if self.stop.wait(0.1):
+                break
+
     def run(self) -> dict[str, t.Any]:
         self.start = time.monotonic()
         threads = [threading.Thread(target=self.worker, daemon=True) for _ in range(self.args.concurrency)]
+        if self.args.progress:
+            threads.append(threading.Thread(target=self.progress, daemon=True))
         for thread in threads:
             thread.start()
         self.stop.wait(self.args.duration)
@@ -196,7 +218,7 @@ class Load:
 
             def ms(value: float | None) -> float | None:
                 return None if value is None else round(value * 1000, 2)
-            return {
+            report = {
                 "url": self.args.url,
                 "connect_to": self.address,
                 "concurrency": self.args.concurrency,
@@ -216,7 +238,11 @@ class Load:
                     "p99": ms(percentile(latencies, 0.99)),
                     "max": ms(latencies[-1] if latencies else None),
                 },
+                "start_monotonic": round(self.start, 4),
             }
+            if self.args.record:
+                report["requests"] = sorted(self.requests)
+            return report
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -233,6 +259,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--retry-reused", action="store_true",
                         help="send a GET again, once, on a new connection when a reused one closed without an answer")
     parser.add_argument("--output", help="write the JSON report here as well as to stdout")
+    parser.add_argument("--progress", help="keep the count of answered requests in this file while running")
+    parser.add_argument("--record", action="store_true",
+                        help="list each request's start and end (time.monotonic) and whether it failed in the report")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION:
         parser.error("--duration must be in (0, %d]" % MAX_DURATION)

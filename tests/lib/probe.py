@@ -1,11 +1,16 @@
 """Host-side timings for the scenarios (run on the test host by scenario.host_python).
 
-    probe.py kill-worker UNIT          kill -9 one worker; seconds until a new one is spawned
-                                       (waits the supervisor's health-check timeout + 15 s)
+    probe.py kill-worker UNIT [SOCKET] kill -9 one worker; seconds until a new one is spawned
+                                       (waits the supervisor's health-check timeout + 15 s);
+                                       with SOCKET (Uvicorn's unix socket), then until the new
+                                       one answers GET /pid there (a new connection a try:
+                                       nginx's pooled ones stay with the old workers)
     probe.py kill-parent UNIT HOST     kill -9 the Uvicorn parent; seconds until a worker of the
                                        new parent answers GET /pid through nginx (SNI and Host: HOST)
 
 Prints one JSON object. Timed here, not from the controller, so no Ansible round trip is counted.
+Its instants (`*_at`) are time.monotonic(), the clock of the whole kernel: the controller's
+load client (loadclient.py --record) reads the same one.
 It runs on the host as one piped script, without tests/lib/testhost.py beside it, so it reads
 /proc itself (polling every 10 ms; a `ps` per poll would be slower than what it times). Its
 worker rule is testhost.parse_children's: live children of the parent with spawn_main in their
@@ -34,6 +39,19 @@ def get_json(host, path, context):
     conn = LoopbackHTTPSConnection(host, 443, context=context, timeout=5)
     try:
         conn.request("GET", path)
+        return json.load(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def get_json_unix(path, url_path):
+    """GET url_path from the HTTP server on the unix socket at path, on a new connection."""
+    conn = http.client.HTTPConnection("localhost", timeout=5)
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.settimeout(5)
+    try:
+        conn.sock.connect(path)
+        conn.request("GET", url_path)
         return json.load(conn.getresponse())
     finally:
         conn.close()
@@ -80,7 +98,7 @@ def healthcheck_timeout(parent):
     return 5.0
 
 
-def kill_worker(unit):
+def kill_worker(unit, sock=None):
     parent = main_pid(unit)
     before = spawned_workers(parent)
     healthcheck = healthcheck_timeout(parent)
@@ -94,8 +112,20 @@ def kill_worker(unit):
         if len(now) >= len(before):
             break
         time.sleep(0.01)
-    return {"victim": victim, "before": before, "after": now, "seconds": round(time.monotonic() - start, 3),
-            "healthcheck_timeout": healthcheck}
+    spawned_at = time.monotonic()
+    served_at = None
+    new = sorted(set(now) - set(before))
+    if sock and new:
+        while served_at is None and time.monotonic() - spawned_at < 30:
+            try:
+                if get_json_unix(sock, "/pid")["pid"] in new:
+                    served_at = time.monotonic()
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+    return {"victim": victim, "before": before, "after": now, "seconds": round(spawned_at - start, 3),
+            "healthcheck_timeout": healthcheck, "killed_at": round(start, 4), "spawned_at": round(spawned_at, 4),
+            "served_at": served_at and round(served_at, 4)}
 
 
 def kill_parent(unit, host):
@@ -126,7 +156,7 @@ def kill_parent(unit, host):
 
 if __name__ == "__main__":
     if sys.argv[1] == "kill-worker":
-        print(json.dumps(kill_worker(sys.argv[2])))
+        print(json.dumps(kill_worker(*sys.argv[2:4])))
     elif sys.argv[1] == "kill-parent":
         print(json.dumps(kill_parent(sys.argv[2], sys.argv[3])))
     else:

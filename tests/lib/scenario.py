@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,9 +25,10 @@ import pytest
 
 import testhost
 
-__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "assert_bad_input_changes_nothing", "cacert", "client_address", "curl",
-           "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "ps_children",
-           "requests_through_nginx", "run_deploy", "run_workers_module", "server_name", "site_cacert", "wait_for"]
+__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "assert_bad_input_changes_nothing", "cacert", "changed_tasks", "client_address", "curl",
+           "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "play_failures",
+           "ps_children", "requests_through_nginx", "run_deploy", "run_workers_module", "server_name", "site_cacert",
+           "wait_for"]
 
 PROJECT = Path(__file__).resolve().parents[2]
 LOADCLIENT = PROJECT / "tests" / "lib" / "loadclient.py"
@@ -48,17 +50,40 @@ def _inventory() -> str:
 
 
 def run_deploy(extra_vars: dict, check: bool = False, playbook: str = "deploy.yml",
-               diff: bool = False) -> subprocess.CompletedProcess:
+               diff: bool = False, as_json: bool = False) -> subprocess.CompletedProcess:
     """Run the collection's playbook <playbook> (deploy.yml: asgi.uvicorn.deploy, as a user
     would, from whichever asgi.uvicorn ANSIBLE_COLLECTIONS_PATH finds first), or a playbook at an
-    absolute path, against the scenario's host with -e JSON."""
+    absolute path, against the scenario's host with -e JSON. With `as_json`, stdout is the
+    ansible.builtin.json callback's report (per-host stats and every task's result)."""
     name = playbook if os.path.isabs(playbook) else "asgi.uvicorn." + playbook.removesuffix(".yml")
     cmd = ["ansible-playbook", "-i", _inventory(), name, "-e", json.dumps(extra_vars)]
     if check:
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ansible_env())
+    env = ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json") \
+        if as_json else ansible_env()
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def changed_tasks(report: dict) -> dict[str, list[str]]:
+    """Per host, the tasks that reported a change, from a run_deploy(as_json=True) report."""
+    found: dict[str, list[str]] = {host: [] for host in report["stats"]}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("changed"):
+                    found[host].append(task["task"]["name"])
+    return found
+
+
+def play_failures(report: dict) -> list[str]:
+    """Every failure message of a run_deploy(as_json=True) report, its loop items' included."""
+    def messages(result: dict) -> list[str]:
+        found = [str(result.get("msg", ""))] + [str(error) for error in result.get("argument_errors", [])]
+        return found + [m for item in result.get("results", []) if item.get("failed") for m in messages(item)]
+    return [" ".join(message.split()) for play in report["plays"] for task in play["tasks"]
+            for result in task["hosts"].values() if result.get("failed") for message in messages(result)]
 
 
 def assert_bad_input_changes_nothing(host, app_name: str, extra: dict, variable: str) -> None:
@@ -71,11 +96,12 @@ def assert_bad_input_changes_nothing(host, app_name: str, extra: dict, variable:
         return {f: host.file(f).sha256sum for f in files}
 
     before = snapshot()
-    proc = run_deploy({"app_name": "badinput", **extra})
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output[-2000:]
-    assert variable in output, output[-2000:]
-    assert "changed=0" in output, output[-2000:]
+    proc = run_deploy({"app_name": "badinput", **extra}, as_json=True)
+    assert proc.returncode != 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    failures = play_failures(report)
+    assert any(variable in message for message in failures), failures
+    assert changed_tasks(report) == {host: [] for host in report["stats"]}, changed_tasks(report)
     for path in ("/etc/systemd/system/badinput.service", "/etc/nginx/sites-available/badinput.conf",
                  "/srv/badinput", "/etc/badinput"):
         assert not host.file(path).exists, path
@@ -184,25 +210,43 @@ def client_address(host) -> str:
 
 @contextlib.contextmanager
 def load_through_nginx(server_name: str, address: str, cacert: Path, rate: float = 150, concurrency: int = 8,
-                       path: str = "/pid", duration: int = 300, retry_reused: bool = False):
+                       path: str = "/pid", duration: int = 300, retry_reused: bool = False, margin: int = 100,
+                       record: bool = False):
     """Keep GET `path` going through nginx (HTTPS, verified against `cacert`) at a steady rate
-    with loadclient.py while the block runs; the yielded dict holds its JSON report after it."""
+    with loadclient.py while the block runs; the yielded dict holds its JSON report after it.
+    The block starts once the client has `margin` answers, and the client stops once it has
+    `margin` more after the block (some load on either side of the operation). With `record`,
+    the report lists every request (loadclient.py --record)."""
     report: dict = {}
-    cmd = [sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}{path}", "--connect-to", address,
-           "--cacert", str(cacert), "--rate", str(rate), "--concurrency", str(concurrency),
-           "--duration", str(duration), "--timeout", "15"]
-    if retry_reused:
-        cmd.append("--retry-reused")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # some load before the operation starts
-    try:
-        yield report
-        time.sleep(1.5)  # and after it ends
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        report.update(json.loads(out))
+    with tempfile.TemporaryDirectory() as directory:
+        progress = Path(directory) / "answers"
+        cmd = [sys.executable, str(LOADCLIENT), "--url", f"https://{server_name}{path}", "--connect-to", address,
+               "--cacert", str(cacert), "--rate", str(rate), "--concurrency", str(concurrency),
+               "--duration", str(duration), "--timeout", "15", "--progress", str(progress)]
+        if retry_reused:
+            cmd.append("--retry-reused")
+        if record:
+            cmd.append("--record")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def answers() -> int:
+            assert proc.poll() is None, f"the load client ended early: {proc.communicate()}"
+            try:
+                return int(progress.read_text() or 0)
+            except (FileNotFoundError, ValueError):
+                return 0
+        try:
+            wait_for(lambda: answers() >= margin, f"{margin} answers to the load client before the operation",
+                     interval=0.1)
+            yield report
+            after = answers() + margin
+            wait_for(lambda: answers() >= after, f"{margin} answers to the load client after the operation",
+                     interval=0.1)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            report.update(json.loads(out))
 
 
 def requests_through_nginx(server_name: str, address: str, cacert: Path, path: str, requests: int,

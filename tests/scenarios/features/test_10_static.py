@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
+import uuid
 
 import pytest
 
-from conftest import CSS, STATIC, cpu_ticks, curl, host_request, row, workers
+from conftest import CSS, STATIC, cpu_ticks, curl, host_request, row, wait_for, workers
 
 REQUESTS = 1000
 
@@ -46,14 +46,19 @@ def test_static_files_touch_no_python_process(host, load, figures):
     assert static_ticks <= 2, f"workers spent {static_ticks} ticks during {REQUESTS} static requests"
 
 
-def test_static_requests_never_reach_the_app(host, https):
+def test_static_requests_never_reach_the_app(host, address, server_name, cacert):
     """The JSON access log shows no upstream for a static file, one for an app request."""
+    agent = f"features-{uuid.uuid4().hex}"  # finds this check's own lines in the log
     for path in (CSS, "/pid"):
-        assert https(path)[0] == 200
-    time.sleep(1.5)  # the log buffer is flushed every second
-    lines = [json.loads(line) for line in host.file("/var/log/nginx/sample.json.log").content_string.splitlines()]
-    static = [e for e in lines if e["uri"] == CSS][-1]
-    app = [e for e in lines if e["uri"] == "/pid"][-1]
+        assert curl(address, server_name, path, cacert, headers={"User-Agent": agent}).status == 200
+
+    def logged() -> dict:
+        # The log buffer is flushed every second: wait for both lines.
+        lines = [json.loads(line) for line in host.file("/var/log/nginx/sample.json.log").content_string.splitlines()]
+        found = {e["uri"]: e for e in lines if e.get("user_agent") == agent}
+        return found if len(found) == 2 else {}
+    found = wait_for(logged, "the access log's lines of both requests", timeout=10)
+    static, app = found[CSS], found["/pid"]
     assert static["status"] == 200 and static["upstream_status"] == "", static
     assert app["status"] == 200 and app["upstream_status"] == "200", app
     assert set(static) >= {"time", "client", "method", "request_time", "upstream_response_time", "user_agent"}

@@ -26,7 +26,6 @@ def test_maintenance_on_and_off(host, https, figures, maintenance_off):
     before = workers(host)
     proc, took = switch("on")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "answers 503 with Retry-After: 300" in " ".join(proc.stdout.split())
     status, headers, body = https("/")
     assert status == 503 and headers.get("retry-after") == "300", (status, headers)
     assert "maintenance" in body.lower() and "no-store" in headers.get("cache-control", "")
@@ -79,8 +78,3 @@ def test_nginx_own_504_gets_the_collection_page(https, figures):
     assert status == 504 and "504 Gateway Timeout" in body and "<center>nginx</center>" not in body, body
     assert "no-store" in headers.get("cache-control", "")
 
-
-def test_maintenance_playbook_refuses_a_bad_state():
-    proc = run_deploy({"state": "maybe"}, playbook="maintenance.yml")
-    assert proc.returncode != 0 and "state" in proc.stdout + proc.stderr
-    assert "changed=0" in proc.stdout

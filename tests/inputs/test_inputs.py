@@ -1,0 +1,224 @@
+"""Bad input fails the checks a deploy makes before its first change, naming the variable; good
+input passes them. No test host: an ansible-playbook run (checks.yml, in check mode, on this
+machine) checks many cases, each a host of its own in a generated inventory; a few runs side by
+side check them all.
+
+That nothing changes on a real host when a check fails is each scenario's one on-host case
+(scenario.assert_bad_input_changes_nothing); here is every rule's case, in seconds. Add a case
+here for each new rule.
+
+    python -m pytest tests/inputs      (with the project's venv on PATH)
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+PLAYBOOK = Path(__file__).with_name("checks.yml")
+STATIC = {"prefix": "/static/", "dir": "/srv/badinput/static"}
+ACME = {"tls_mode": "acme", "proxy_server_name": "app.acme.test", "proxy_server_aliases": ["www.acme.test"],
+        "tls_acme_directory": "https://ca.acme.test:14000/dir", "tls_acme_email": "ops@acme.test",
+        "tls_acme_terms_agreed": True}
+FEATURES = {
+    "service_workers": 2, "service_prometheus_multiproc": True, "service_limit_concurrency": 1000,
+    "service_backlog": 512, "proxy_static_locations": [STATIC], "proxy_stub_status_path": "/nginx_status",
+    "proxy_access_log_format": "json", "proxy_limit_req": [{"prefix": "/api/", "rate": "5r/s", "burst": 5}],
+    "proxy_maintenance_switch": True, "proxy_error_pages": True, "proxy_read_timeout": 3,
+    "proxy_lb_health_port": 8080, "proxy_http2": "false", "proxy_hsts_include_subdomains": "false",
+}
+
+# (id, variables, what the failure message must say: the variable and, where the rule says it,
+# what is allowed). The variables are a deploy's -e, as the scenarios gave them.
+BAD = [
+    # The short variables and the service role.
+    ("workers-0", {"workers": 0}, "service_workers (-e workers=N) must be an integer from 1 to 64 or 'auto', got '0'"),
+    ("workers-negative", {"workers": -1}, "service_workers (-e workers=N) must be an integer from 1 to 64"),
+    ("workers-word", {"workers": "abc"}, "service_workers (-e workers=N) must be an integer from 1 to 64"),
+    ("workers-65", {"workers": 65}, "service_workers (-e workers=N) must be an integer from 1 to 64"),
+    ("app-module", {"app_module": "main.app"}, "service_app (-e app_module=...) must be module:attribute"),
+    ("service-socket", {"service_socket": "/tmp/app.sock"}, "service_socket must be a path directly under a directory of /run"),
+    ("fastapi-unix", {"service_launcher": "fastapi"}, "service_launcher fastapi needs service_bind tcp"),
+    ("service-host", {"service_bind": "tcp", "service_host": "*.example.com"}, "service_host must be an IPv4/IPv6 address or a host name"),
+    ("service-port", {"service_bind": "tcp", "service_port": 0}, "service_port must be from 1 to 65535"),
+    ("forwarded-allow-ips", {"service_forwarded_allow_ips": "10.0.0.1;x"}, "service_forwarded_allow_ips must be empty, '*' or comma-separated"),
+    ("memory-max", {"service_memory_max": "1 GB"}, "service_memory_high/service_memory_max must be empty, bytes with K/M/G/T, or a percentage"),
+    ("extra-args", {"service_extra_args": ["--log-level debug"]}, "service_extra_args items must not contain spaces or ';'"),
+    ("prometheus-multiproc", {"service_prometheus_multiproc": "maybe"}, "service_prometheus_multiproc"),
+    ("limit-concurrency", {"service_limit_concurrency": -5}, "service_limit_concurrency must be 0 (no limit) or more connections"),
+    ("backlog", {"service_backlog": 100000}, "service_backlog must be from 0 (the defaults) to 65535 connections"),
+    ("backlog-fastapi", {"service_launcher": "fastapi", "service_bind": "tcp", "service_backlog": 100},
+     "service_limit_concurrency and service_backlog need service_launcher uvicorn"),
+    # The app role.
+    ("app-name", {"app_name": "Bad Name"}, "app_name must match ^[a-z][a-z0-9_-]{0,31}$"),
+    ("app-source", {"app_source": "/nonexistent/app"}, "app_source must be an existing directory on the controller"),
+    ("app-env-key", {"app_env": {"BAD-KEY": "x"}}, "app_env keys must be environment variable names"),
+    ("app-env-newline", {"app_env": {"SECRET": "two\nlines"}}, "app_env values must be single lines"),
+    # The release role.
+    ("release-keep", {"release_keep": 1}, "release_keep must be at least 2"),
+    # The proxy role: names, TLS, upstreams.
+    ("server-name-space", {"server_name": "bad name.example.com"}, "proxy_server_name (-e server_name=...) must be a DNS name"),
+    ("server-name-semicolon", {"server_name": "example.com;evil"}, "proxy_server_name (-e server_name=...) must be a DNS name"),
+    ("server-aliases", {"proxy_server_aliases": ["www example.com"]}, "proxy_server_aliases must be DNS names"),
+    ("upstream-servers", {"proxy_upstream_servers": ["http://app:8000"]}, "proxy_upstream_servers must be a non-empty list of unix:/path or host:port"),
+    ("tls-provided-missing", {"tls_mode": "provided", "tls_cert_file": "/nonexistent/cert.pem",
+                              "tls_key_file": "/nonexistent/key.pem"},
+     "tls_cert_file must be an existing certificate file on the controller"),
+    ("trusted-proxies", {"proxy_trusted_proxies": ["10.0.0.1; allow all"]}, "proxy_trusted_proxies must be a list of IPv4/IPv6 addresses or networks"),
+    ("selfsigned-days", {"tls_selfsigned_days": 825}, "tls_selfsigned_days must be from 1 to 398"),
+    ("body-size", {"proxy_client_max_body_size": "10 MB"}, "proxy_client_max_body_size must be a size like 10m"),
+    # ACME.
+    ("acme-terms", {**ACME, "tls_acme_terms_agreed": False}, "tls_acme_terms_agreed must be true when tls_mode is acme"),
+    ("acme-email", {**ACME, "tls_acme_email": ""}, "tls_acme_email must be the e-mail address of the ACME account"),
+    ("acme-directory", {**ACME, "tls_acme_directory": "http://ca.example/dir"}, "tls_acme_directory must be the https:// URL"),
+    ("acme-wildcard", {**ACME, "proxy_server_aliases": ["*.acme.test"]}, "cannot hold a wildcard when tls_mode is acme"),
+    # The proxy role's optional features.
+    ("static-prefix-slash", {"proxy_static_locations": [{"prefix": "/static", "dir": "/srv/badinput/static"}]},
+     "proxy_static_locations prefixes must be URL paths ending with '/'"),
+    ("static-dir-relative", {"proxy_static_locations": [{"prefix": "/static/", "dir": "static"}]},
+     "proxy_static_locations dirs must be absolute paths"),
+    ("static-dir-dotdot", {"proxy_static_locations": [{"prefix": "/static/", "dir": "/srv/x/../../etc"}]},
+     "proxy_static_locations dirs must be absolute paths"),
+    ("static-max-age", {"proxy_static_locations": [{**STATIC, "max_age": -1}]}, "proxy_static_locations max_age must be seconds, 0 or more"),
+    ("static-not-a-dict", {"proxy_static_locations": ["/static/"]}, "proxy_static_locations"),
+    ("static-owner", {"proxy_static_locations": [STATIC], "proxy_static_owner": "bad user"},
+     "proxy_static_owner/proxy_static_group must be system user and group names"),
+    ("stub-status-path", {"proxy_stub_status_path": "/status; allow all"}, "proxy_stub_status_path must be '' or a URL path"),
+    ("access-log-format", {"proxy_access_log_format": "xml"}, "proxy_access_log_format"),
+    ("limit-rate", {"proxy_limit_req": [{"prefix": "/api/", "rate": "10/s"}]}, "proxy_limit_req rates must be requests per second or minute"),
+    ("limit-burst", {"proxy_limit_req": [{"prefix": "/api/", "rate": "10r/s", "burst": -1}]}, "proxy_limit_req bursts must be 0 or more"),
+    ("limit-prefix", {"proxy_limit_req": [{"prefix": "api", "rate": "10r/s"}]}, "proxy_limit_req prefixes must be URL paths"),
+    ("paths-collide", {"proxy_limit_req": [{"prefix": "/static/", "rate": "10r/s"}], "proxy_static_locations": [STATIC]},
+     "proxy_static_locations, proxy_limit_req and proxy_stub_status_path must use different paths"),
+    ("maintenance-switch", {"proxy_maintenance_switch": "maybe"}, "proxy_maintenance_switch"),
+    ("maintenance-retry-after", {"proxy_maintenance_retry_after": 0}, "proxy_maintenance_retry_after must be 1 second or more"),
+    ("error-pages", {"proxy_error_pages": "maybe"}, "proxy_error_pages"),
+    ("health-path", {"proxy_health_path": "health"}, "proxy_health_path must be a URL path"),
+    ("lb-health-port-range", {"proxy_lb_health_port": 70000}, "proxy_lb_health_port must be 0 (none) or a port from 1 to 65535 other than 80 and 443"),
+    ("lb-health-port-443", {"proxy_lb_health_port": 443}, "proxy_lb_health_port must be 0 (none) or a port from 1 to 65535 other than 80 and 443"),
+]
+GOOD = [
+    ("defaults", {}),
+    ("workers-auto", {"workers": "auto"}),
+    ("features", FEATURES),
+    ("acme", ACME),
+    ("tcp", {"service_bind": "tcp", "service_host": "10.0.0.2", "service_forwarded_allow_ips": "10.0.0.1,10.0.1.0/24"}),
+]
+# The other playbooks' own checks, each case a run of the playbook (a play's hosts come from -e):
+# (id, playbook, -e, {group: {host: variables}}, message). Each fails on every host at its first
+# play's checks, so no later play has a host to run on.
+OTHER = [
+    ("maintenance-state", "asgi.uvicorn.maintenance", {"state": "maybe"}, {"asgi_uvicorn": {"maintenance": {}}},
+     "value of state must be one of: on, off, got: maybe"),
+    ("cluster-port", "asgi.uvicorn.cluster", {"cluster_port": 70000},
+     {"asgi_uvicorn_lb": {"port-lb": {}}, "asgi_uvicorn_app": {"port-app": {}}}, "cluster_port must be from 1 to 65535"),
+    ("cluster-group", "asgi.uvicorn.cluster", {"cluster_app_group": "no_such_group"}, {"asgi_uvicorn_lb": {"group-lb": {}}},
+     "cluster_lb_group and cluster_app_group must name inventory groups with hosts"),
+    ("cluster-address", "asgi.uvicorn.cluster", {},
+     {"asgi_uvicorn_lb": {"address-lb": {"cluster_address": "10.0.0.5; rm -rf /"}},
+      "asgi_uvicorn_app": {"address-app": {"cluster_address": "10.0.0.6; rm -rf /"}}},
+     "cluster_address must be this host's private IPv4 or IPv6 address"),
+]
+# The deploy cases go to this many runs side by side: Ansible's main process is single-threaded.
+DEPLOY_RUNS = 2
+LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+         "app_source": str(PROJECT / "tests" / "sample_app"), "cluster_address": "10.0.0.9"}
+
+
+def inventory(groups: dict[str, dict[str, dict]]) -> dict:
+    return {"all": {"vars": LOCAL, "children": {group: {"hosts": hosts} for group, hosts in groups.items()}}}
+
+
+def runs() -> list[tuple[dict, list[str]]]:
+    """(inventory, ansible-playbook arguments) of every run: the deploy cases split in
+    DEPLOY_RUNS, then one run each for the other playbooks' cases."""
+    deploy = [(name, variables) for name, variables, _ in BAD] + [(f"good-{name}", variables) for name, variables in GOOD]
+    found = [(inventory({"deploy": dict(deploy[i::DEPLOY_RUNS])}), [str(PLAYBOOK)]) for i in range(DEPLOY_RUNS)]
+    found += [(inventory(groups), [playbook, "-e", json.dumps(extra)]) for _, playbook, extra, groups, _ in OTHER]
+    return found
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory) -> dict:
+    """Every run's plays and stats (ansible.builtin.json callback), merged, and the seconds all took."""
+    directory = tmp_path_factory.mktemp("inputs")
+    first = os.environ.get("ASGI_COLLECTIONS_PATH_FIRST", "")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{first}{PROJECT / '.cache' / 'collections'}",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_RETRY_FILES_ENABLED="0")
+    start = time.monotonic()
+    procs = []
+    for index, (hosts, args) in enumerate(runs()):
+        path = directory / f"inventory-{index}.json"
+        path.write_text(json.dumps(hosts))
+        procs.append(subprocess.Popen(["ansible-playbook", "-i", str(path), "--check", *args],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT))
+    merged: dict = {"plays": [], "stats": {}}
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        try:
+            out = json.loads(stdout)
+        except ValueError:
+            pytest.fail(f"{proc.args}: rc {proc.returncode}, no JSON: {stdout[-2000:]} {stderr[-2000:]}")
+        merged["plays"] += out["plays"]
+        merged["stats"] |= out["stats"]
+    seconds = time.monotonic() - start
+    print(f"\ninputs: {len(BAD) + len(GOOD) + len(OTHER)} cases in {len(procs)} ansible-playbook runs side by side: "
+          f"{seconds:.1f} s")
+    return {"out": merged, "seconds": seconds}
+
+
+def messages(result: dict) -> list[str]:
+    """Every failure message of a task result: its msg, its loop items' and its argument errors."""
+    found = [str(result.get("msg", ""))] + [str(error) for error in result.get("argument_errors", [])]
+    for item in result.get("results", []):
+        if item.get("failed"):
+            found += messages(item)
+    return found
+
+
+def failures(out: dict, host: str) -> list[str]:
+    return [message for play in out["plays"] for task in play["tasks"]
+            for name, result in task["hosts"].items() if name == host and result.get("failed")
+            for message in messages(result)]
+
+
+def assert_failed_naming(run: dict, host: str, expected: str) -> None:
+    stats = run["out"]["stats"].get(host)
+    assert stats, f"{host} never ran"
+    found = failures(run["out"], host)
+    assert stats["failures"] == 1 and stats["unreachable"] == 0, (stats, found)
+    assert stats["changed"] == 0, stats
+    assert any(expected in " ".join(message.split()) for message in found), found
+
+
+@pytest.mark.parametrize(("host", "expected"), [(name, expected) for name, _, expected in BAD], ids=[c[0] for c in BAD])
+def test_bad_deploy_input_fails_naming_the_variable(run, host, expected):
+    assert_failed_naming(run, host, expected)
+
+
+@pytest.mark.parametrize("host", [f"good-{name}" for name, _ in GOOD], ids=[c[0] for c in GOOD])
+def test_good_deploy_input_passes(run, host):
+    stats = run["out"]["stats"].get(host)
+    assert stats, f"{host} never ran"
+    assert stats["failures"] == 0 and stats["unreachable"] == 0 and stats["changed"] == 0, \
+        (stats, failures(run["out"], host))
+    # Through to the last of the checks, the proxy role's rules.
+    assert any(task["task"]["name"] == "Check the proxy variables" and host in task["hosts"]
+               and not task["hosts"][host].get("skipped")
+               for play in run["out"]["plays"] for task in play["tasks"]), f"{host} skipped the proxy checks"
+
+
+@pytest.mark.parametrize(("groups", "expected"), [(groups, expected) for *_, groups, expected in OTHER],
+                         ids=[c[0] for c in OTHER])
+def test_bad_playbook_input_fails_naming_the_variable(run, groups, expected):
+    for hosts in groups.values():
+        for host in hosts:
+            assert_failed_naming(run, host, expected)
+
