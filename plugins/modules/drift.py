@@ -50,7 +50,7 @@ options:
         description:
           - SHA-1 of the wanted content, for example
             C(lookup('ansible.builtin.template', 'x.j2') | hash('sha1')).
-          - Without it the content is not compared.
+          - Without it the content is not compared. Not logged (the digest of a file of secrets gives them away).
         type: str
       owner:
         description: Wanted owner, a name or a numeric UID.
@@ -190,7 +190,7 @@ def main() -> None:
                     path=dict(type="path", required=True),
                     state=dict(type="str", choices=["file", "directory", "link", "absent"], default="file"),
                     src=dict(type="str"),
-                    checksum=dict(type="str"),
+                    checksum=dict(type="str", no_log=True),
                     owner=dict(type="str"),
                     group=dict(type="str"),
                     mode=dict(type="str"),

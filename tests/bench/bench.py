@@ -74,6 +74,10 @@ TARGET_EFFICIENCY_1 = 1.0
 TARGET_EFFICIENCY_CORES = 0.70
 TARGET_P99 = 1.2
 TARGET_CONVERGE = 0.30
+# Deploy speed, -e workers=4 (issue 21): a code-only redeploy (a new release, rolling reload) and
+# a run with nothing to change, in seconds of wall time.
+TARGET_CODE_ONLY = 20.0
+TARGET_NOTHING = 10.0
 
 
 def say(msg: str) -> None:
@@ -171,22 +175,85 @@ def ansible_env() -> dict:
     return env
 
 
-def playbook(inv: Path, play: str, workers: int, log: Path) -> dict:
-    """Run a playbook, return its wall time and the recap counters."""
-    cmd = ["ansible-playbook", "-i", str(inv), play, "-e", f"workers={workers}"]
+def playbook(inv: Path, play: str, workers: int, log: Path, extra: tuple[str, ...] = (),
+             collections: Path | None = None) -> dict:
+    """Run a playbook, return its wall time and the recap counters. `collections`: the
+    ANSIBLE_COLLECTIONS_PATH that holds the asgi.uvicorn to run (default this checkout's)."""
+    cmd = ["ansible-playbook", "-i", str(inv), play, "-e", f"workers={workers}", *extra]
     say(f"running: {shlex.join(cmd)}")
+    env = ansible_env()
+    if collections:
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)
     t0 = time.monotonic()
-    p = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), text=True, capture_output=True)
+    p = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True)
     seconds = time.monotonic() - t0
     log.write_text(p.stdout + p.stderr)
     if p.returncode != 0:
         die(f"{play} failed after {seconds:.0f} s; log: {log}\n{(p.stdout + p.stderr)[-3000:]}")
-    m = re.search(r"^\S+\s*:\s*ok=(\d+)\s+changed=(\d+)", p.stdout, re.M)
+    m = re.search(r"^\S+\s*:\s*ok=(\d+)\s+changed=(\d+).*?skipped=(\d+)", p.stdout, re.M)
     if not m:
         die(f"no PLAY RECAP in {log}")
     tasks = re.findall(r"^(.+?) -+ (\d+\.\d+)s$", p.stdout, re.M)
     return {"seconds": round(seconds, 1), "ok": int(m.group(1)), "changed": int(m.group(2)),
+            "tasks": int(m.group(1)) + int(m.group(3)),
             "command": shlex.join(cmd), "slowest_tasks": {t.strip(): float(v) for t, v in tasks}}
+
+
+# --- deploy speed ------------------------------------------------------------------------------
+
+def app_source(state: Path, n: int) -> Path:
+    """tests/sample_app with VERSION set to n: each n is a code-only change (same requirements)."""
+    src = state / "sources" / str(n)
+    if not src.is_dir():
+        shutil.copytree(ROOT / "tests" / "sample_app", src)
+        (src / "VERSION").write_text(f"{n}\n")
+    return src
+
+
+def collection_path(state: Path, checkout: Path) -> Path:
+    """An ANSIBLE_COLLECTIONS_PATH whose asgi.uvicorn is `checkout`."""
+    path = state / "compare-collections"
+    link = path / "ansible_collections" / "asgi" / "uvicorn"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(checkout.resolve())
+    return path
+
+
+def deploy_speed(inv: Path, workers: int, rounds: int, out_dir: Path, state: Path,
+                 compare: Path | None) -> dict:
+    """Wall time of a deploy with nothing to change and of a code-only redeploy (a new release
+    of the same requirements: the rolling reload), with `workers` workers; with `compare`, that
+    checkout's deploy too, interleaved on the same host, so that ratios compare like with like."""
+    checkouts = {"this": (ROOT, None)}
+    if compare:
+        checkouts["compare"] = (compare.resolve(), collection_path(state, compare))
+    shutil.rmtree(state / "sources", ignore_errors=True)
+    n = int(time.time())  # a new release each run, never one still on the host
+    source = app_source(state, n)
+    settle = playbook(inv, str(ROOT / "playbooks" / "deploy.yml"), workers, out_dir / "speed-settle.log",
+                      ("-e", f"app_source={source}"))
+    say(f"deploy speed: settled with -e workers={workers} in {settle['seconds']} s")
+    runs: dict[str, dict[str, list[dict]]] = {c: {"nothing": [], "code_only": []} for c in checkouts}
+    for rnd in range(rounds):
+        # A B, then B A: a machine getting busier or quieter favours neither.
+        for name in list(checkouts)[::1 if rnd % 2 == 0 else -1]:
+            checkout, collections = checkouts[name]
+            play = str(checkout / "playbooks" / "deploy.yml")
+            log = out_dir / f"speed-{name}-{rnd}"
+            r = playbook(inv, play, workers, log.with_suffix(".nothing.log"), ("-e", f"app_source={source}"), collections)
+            runs[name]["nothing"].append(r)
+            n += 1
+            source = app_source(state, n)
+            c = playbook(inv, play, workers, log.with_suffix(".code.log"), ("-e", f"app_source={source}"), collections)
+            runs[name]["code_only"].append(c)
+            say(f"deploy speed, {name} checkout, round {rnd + 1}/{rounds}: nothing to change {r['seconds']} s "
+                f"(changed={r['changed']}), code-only redeploy {c['seconds']} s (changed={c['changed']})")
+    return {"workers": workers, "rounds": rounds, "compare": str(compare) if compare else None,
+            "runs": runs,
+            "best": {name: {kind: min(runs[name][kind], key=lambda r: r["seconds"]) for kind in runs[name]}
+                     for name in runs}}
 
 
 # --- the naive set-up and the direct server ----------------------------------------------------
@@ -474,6 +541,18 @@ def summarize(results: dict) -> dict:
         target("idempotent re-run changed=", conv["idempotent"]["changed"], "<=", 0)
         target("idempotent / fresh converge time", ratios.get("idempotent_vs_fresh_converge"), "<=",
                TARGET_CONVERGE)
+    speed = results.get("deploy_speed")
+    if speed:
+        best_speed = speed["best"]["this"]
+        target(f"code-only redeploy, -e workers={speed['workers']}, s", best_speed["code_only"]["seconds"], "<=",
+               TARGET_CODE_ONLY)
+        target(f"nothing to change, -e workers={speed['workers']}, s", best_speed["nothing"]["seconds"], "<=",
+               TARGET_NOTHING)
+        target("nothing to change, changed=", max(r["changed"] for r in speed["runs"]["this"]["nothing"]), "<=", 0)
+        if "compare" in speed["best"]:
+            other = speed["best"]["compare"]
+            ratios["deploy_speed_vs_compare"] = {
+                kind: ratio(best_speed[kind]["seconds"], other[kind]["seconds"]) for kind in best_speed}
     return {"table": table, "ratios": ratios, "targets": targets}
 
 
@@ -524,6 +603,20 @@ def markdown(results: dict, summary: dict) -> str:
                            f"{conv[k]['workers']}`) | {conv[k]['seconds']:.1f} | {conv[k]['changed']} |")
         if "idempotent_vs_fresh_converge" in ra:
             out.append(f"| idempotent / fresh | {ra['idempotent_vs_fresh_converge']:.2f} | |")
+    speed = results.get("deploy_speed")
+    if speed:
+        other = speed["best"].get("compare")
+        out += ["", f"| Deploy speed, `-e workers={speed['workers']}`, best of {speed['rounds']} | wall time s | changed "
+                "| tasks " + (f"| `{speed['compare']}`: wall time s | tasks | this / that |" if other else "|"),
+                "|---|---:|---:|---:|" + ("---:|---:|---:|" if other else "")]
+        for kind, label in (("code_only", "code-only redeploy (new release, rolling reload)"),
+                            ("nothing", "nothing to change")):
+            r = speed["best"]["this"][kind]
+            row = f"| {label} | {r['seconds']:.1f} | {r['changed']} | {r.get('tasks', '–')} |"
+            if other:
+                row += (f" {other[kind]['seconds']:.1f} | {other[kind].get('tasks', '–')} "
+                        f"| {fmt(ra['deploy_speed_vs_compare'][kind])} |")
+            out.append(row)
     if summary["targets"]:
         out += ["", "| Target | Value | Wanted | Met |", "|---|---:|---|---|"]
         for t in summary["targets"]:
@@ -600,6 +693,14 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="reuse the running bench host (no fresh-deploy timing)")
+    ap.add_argument("--deploy-workers", type=int, default=4,
+                    help="workers of the deploy-speed runs: nothing to change, code-only redeploy (default 4)")
+    ap.add_argument("--deploy-rounds", type=int, default=None,
+                    help="rounds of the deploy-speed runs, the fastest kept (default 2; smoke 0: none)")
+    ap.add_argument("--compare", metavar="CHECKOUT", type=Path, default=None,
+                    help="another checkout of this collection (e.g. `git worktree add /tmp/main main`): its "
+                         "deploy-speed runs interleaved with this one's, and the ratios")
+    ap.add_argument("--no-load", action="store_true", help="deploy timings only, no load runs")
     ap.add_argument("--out", default=None, help="output directory (default .cache/bench, smoke .cache/bench-smoke)")
     ap.add_argument("--update-docs", action="store_true", help="copy the table and plot into docs/")
     ap.add_argument("--render", metavar="RESULTS_JSON",
@@ -616,6 +717,9 @@ def main() -> None:
     args.duration = args.duration or (2 if smoke else 8)
     args.warmup = args.warmup or (1 if smoke else 2)
     args.rounds = args.rounds or (1 if smoke else 2)
+    args.deploy_rounds = args.deploy_rounds if args.deploy_rounds is not None else (0 if smoke else 2)
+    if args.no_load:
+        args.workers, args.setups = [], ["ours"]
     out_dir = ROOT / (args.out or (".cache/bench-smoke" if smoke else ".cache/bench"))
     out_dir.mkdir(parents=True, exist_ok=True)
     state = ROOT / ".cache" / "bench"
@@ -643,7 +747,7 @@ def main() -> None:
     if reusing:
         say(f"reusing the running test host {NAME}")
     else:
-        w0 = args.workers[0]
+        w0 = args.workers[0] if args.workers else args.deploy_workers
         converge["fresh"] = playbook(inv, deploy_play, w0, out_dir / "deploy-fresh.log") | {"workers": w0}
         say(f"fresh deploy: {converge['fresh']['seconds']} s, changed={converge['fresh']['changed']}")
         if not smoke:
@@ -652,6 +756,10 @@ def main() -> None:
         stamp.write_text(inv_hash + "\n")
     # A reused host whose service settings (the inventory) changed since they were applied.
     stale = reuse and (not stamp.is_file() or stamp.read_text().strip() != inv_hash)
+
+    speed = None
+    if args.deploy_rounds > 0:
+        speed = deploy_speed(inv, args.deploy_workers, args.deploy_rounds, out_dir, state, args.compare)
 
     naive_setup_s = setup_naive() if "naive" in args.setups else None
     urls = {
@@ -709,6 +817,7 @@ def main() -> None:
                    "uvicorn_flags": uvicorn_flags, "service_extra_args": extra_args},
         "labels": LABELS,
         "converge": converge,
+        "deploy_speed": speed,
         "naive_setup_seconds": round(naive_setup_s, 1) if naive_setup_s is not None else None,
         "runs": runs,
     }
@@ -731,6 +840,13 @@ def main() -> None:
               f"4 workers / 2 workers {fmt(ra['worker_scaling_4_vs_2'][s])}")
     if "idempotent_vs_fresh_converge" in ra:
         print(f"  idempotent / fresh converge time: {fmt(ra['idempotent_vs_fresh_converge'])}")
+    if speed:
+        for kind, label in (("code_only", "code-only redeploy"), ("nothing", "nothing to change")):
+            line = f"  {label}, -e workers={speed['workers']}: {speed['best']['this'][kind]['seconds']:.1f} s"
+            if "deploy_speed_vs_compare" in ra:
+                line += (f" (compare: {speed['best']['compare'][kind]['seconds']:.1f} s, this / compare "
+                         f"{fmt(ra['deploy_speed_vs_compare'][kind])})")
+            print(line)
     print(f"Files: {json_path.relative_to(ROOT)}, {md_path.relative_to(ROOT)}, {png_path.relative_to(ROOT)}; "
           f"wall time {results['wall_seconds']:.0f} s")
     if args.update_docs:
