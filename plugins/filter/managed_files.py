@@ -13,8 +13,9 @@ version_added: 0.3.0
 description:
   - Takes a role's C(__<role>_files) list and drops the entries whose O(_input[].when) is false.
   - With O(contents) (the templates of the remaining entries rendered once, in order, by
-    C(query('ansible.builtin.template', ...))) each entry with a C(template) gets its C(content) and
-    its SHA-1 as C(checksum); files and directories get owner and group C(root) unless they say.
+    C(query('ansible.builtin.template', ...))) each entry with a C(template) gets its C(content);
+    each entry with a C(content) (rendered, or given as such) gets its SHA-1 as C(checksum);
+    files and directories get owner and group C(root) unless they say.
   - Each entry kept also gets C(drift), the keys of it that M(asgi.uvicorn.drift) compares.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
@@ -66,8 +67,10 @@ def managed_files(entries: list[dict], contents: list[str] | None = None) -> lis
     if len(templated) != len(contents):
         raise AnsibleFilterError("managed_files: %d templates but %d contents" % (len(templated), len(contents)))
     for entry, content in zip(templated, contents):
-        entry.update(content=content, checksum=hashlib.sha1(content.encode()).hexdigest())
+        entry["content"] = content
     for entry in kept:
+        if "content" in entry:
+            entry["checksum"] = hashlib.sha1(entry["content"].encode()).hexdigest()
         if entry.get("state", "file") in ("file", "directory"):
             entry.setdefault("owner", "root")
             entry.setdefault("group", "root")

@@ -59,3 +59,10 @@ def test_drift_gets_only_what_it_compares():
 def test_a_content_for_each_template():
     with pytest.raises(AnsibleFilterError, match="2 templates but 1 contents"):
         managed_files(FILES, ["x"])
+
+
+def test_content_given_as_such_gets_its_checksum_too():
+    (entry,) = managed_files([{"path": "/etc/x/key.pem", "content": "KEY\n", "mode": "0600"}], [])
+    assert entry["checksum"] == hashlib.sha1(b"KEY\n").hexdigest()
+    assert entry["drift"] == {"path": "/etc/x/key.pem", "checksum": entry["checksum"], "owner": "root",
+                              "group": "root", "mode": "0600"}
