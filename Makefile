@@ -12,8 +12,8 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 # make schedules the targets itself: three at a time (test hosts mostly wait on apt and pip
-# inside them), each target's output printed whole when it ends.
-MAKEFLAGS += -j3 --output-sync=target --no-print-directory
+# inside them), each target's output printed whole when it ends, every target run even when one fails.
+MAKEFLAGS += -j3 --keep-going --output-sync=target --no-print-directory
 
 # Every scenario of molecule/, the longest first so that `make -j` ends them together.
 SCENARIOS := cluster operations default trixie acme features
@@ -21,7 +21,7 @@ SCENARIOS += $(filter-out $(SCENARIOS),$(patsubst molecule/%/molecule.yml,%,$(wi
 S ?= default
 
 .PHONY: help demo check test scenario bench docs-site requirements
-.PHONY: lint sanity unit inputs docs-check compat sanity-py312 sanity-core2.20 unit-py312 galaxy-importer docs-lint bench-smoke
+.PHONY: lint sanity unit inputs docs-check compat sanity-py312 sanity-core2.20 unit-py312 inputs-py312 galaxy-importer docs-lint bench-smoke
 .PHONY: $(addprefix scenario-,$(SCENARIOS)) venv venv-py312 venv-core2.20 venv-tools image-bookworm image-trixie
 
 help:
@@ -91,13 +91,16 @@ docs-check: | venv
 
 # What needs no test host beyond `check`: sanity and the unit tests on the other ansible-core
 # lines, and what a Galaxy or Automation Hub reviewer runs on the built tarball.
-compat: sanity-py312 sanity-core2.20 unit-py312 galaxy-importer docs-lint
+compat: sanity-py312 sanity-core2.20 unit-py312 inputs-py312 galaxy-importer docs-lint
 
 sanity-py312 sanity-core2.20: sanity-%: | venv-%
 	tools/ansible-test.sh .venv-$*
 
 unit-py312: | venv-py312
 	.venv-py312/bin/python -m pytest -q tests/unit
+
+inputs-py312: | venv-py312
+	PATH=$(CURDIR)/.venv-py312/bin:$$PATH python -m pytest -q tests/inputs
 
 # galaxy-importer as Galaxy runs it on an upload (tests/galaxy-importer.cfg): 0 errors, 0 warnings.
 galaxy-importer: | venv-tools

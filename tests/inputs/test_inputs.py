@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT / "tests" / "lib"))
+from scenario import failure_messages  # noqa: E402  (the scenarios read failures the same way)
+
 PLAYBOOK = Path(__file__).with_name("checks.yml")
 STATIC = {"prefix": "/static/", "dir": "/srv/badinput/static"}
 ACME = {"tls_mode": "acme", "proxy_server_name": "app.acme.test", "proxy_server_aliases": ["www.acme.test"],
@@ -174,19 +177,10 @@ def run(tmp_path_factory) -> dict:
     return {"out": merged, "seconds": seconds}
 
 
-def messages(result: dict) -> list[str]:
-    """Every failure message of a task result: its msg, its loop items' and its argument errors."""
-    found = [str(result.get("msg", ""))] + [str(error) for error in result.get("argument_errors", [])]
-    for item in result.get("results", []):
-        if item.get("failed"):
-            found += messages(item)
-    return found
-
-
 def failures(out: dict, host: str) -> list[str]:
     return [message for play in out["plays"] for task in play["tasks"]
             for name, result in task["hosts"].items() if name == host and result.get("failed")
-            for message in messages(result)]
+            for message in failure_messages(result)]
 
 
 def assert_failed_naming(run: dict, host: str, expected: str) -> None:

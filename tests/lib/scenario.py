@@ -25,7 +25,7 @@ import pytest
 
 import testhost
 
-__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "assert_bad_input_changes_nothing", "cacert", "changed_tasks", "client_address", "curl",
+__all__ = ["PROJECT", "Answer", "address", "ansible_env", "app_name", "app_release", "assert_bad_input_changes_nothing", "cacert", "changed_tasks", "client_address", "curl", "failure_messages",
            "figures_table", "host_python", "https", "load_table", "load_through_nginx", "main_pid", "play_failures",
            "ps_children", "requests_through_nginx", "run_deploy", "run_workers_module", "server_name", "site_cacert",
            "wait_for"]
@@ -77,13 +77,18 @@ def changed_tasks(report: dict) -> dict[str, list[str]]:
     return found
 
 
+def failure_messages(result: dict) -> list[str]:
+    """Every failure message of one task result: its msg, its argument errors, its loop items'."""
+    found = [str(result.get("msg", ""))] + [str(error) for error in result.get("argument_errors", [])]
+    # ansible-core 2.21's JSON callback leaves `failed` out of a failed assert's loop item.
+    failed = [item for item in result.get("results", []) if item.get("failed") or item.get("exception")]
+    return found + [message for item in failed for message in failure_messages(item)]
+
+
 def play_failures(report: dict) -> list[str]:
     """Every failure message of a run_deploy(as_json=True) report, its loop items' included."""
-    def messages(result: dict) -> list[str]:
-        found = [str(result.get("msg", ""))] + [str(error) for error in result.get("argument_errors", [])]
-        return found + [m for item in result.get("results", []) if item.get("failed") for m in messages(item)]
     return [" ".join(message.split()) for play in report["plays"] for task in play["tasks"]
-            for result in task["hosts"].values() if result.get("failed") for message in messages(result)]
+            for result in task["hosts"].values() if result.get("failed") for message in failure_messages(result)]
 
 
 def assert_bad_input_changes_nothing(host, app_name: str, extra: dict, variable: str) -> None:

@@ -73,10 +73,16 @@ def test_tls_versions(server_name, address, cacert):
 
 
 def test_concurrent_requests_reach_several_workers(https):
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda _: https("/pid"), range(64)))
-    assert all(status == 200 for status, _, _ in answers)
-    pids = {json.loads(body)["pid"] for _, _, body in answers}
+    # Idle workers share one socket and the kernel hands a connection to whichever waits first:
+    # on a busy machine one batch can meet a single worker, so send up to five.
+    pids: set[int] = set()
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(lambda _: https("/pid"), range(64)))
+        assert all(status == 200 for status, _, _ in answers)
+        pids |= {json.loads(body)["pid"] for _, _, body in answers}
+        if len(pids) >= 2:
+            break
     assert len(pids) >= 2, pids
 
 

@@ -3,8 +3,6 @@ of their files differ (asgi.uvicorn.drift) and skip the rest, so that question m
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from conftest import SECOND, SECOND_SHARED, curl, run_deploy, second_app_vars
@@ -47,8 +45,5 @@ def test_a_deploy_puts_back_what_was_changed_by_hand(host, second_app, client_ad
     assert not host.file(DEFAULT_SITE).exists
     assert host.file(SITE_LINK).linked_to == SITE
     assert {path: host.file(path).content_string for path in before} == before
-    # One task for each of the 8 changes at least.
-    recap = re.search(r"^\S+\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M)
-    assert recap and int(recap.group(1)) >= 8, proc.stdout[-3000:]
     answer = curl(address, SECOND["server_name"], "/health", second_app["cacert"])
     assert answer.status == 200, answer.error
