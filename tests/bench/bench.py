@@ -701,6 +701,8 @@ def main() -> None:
                     help="another checkout of this collection (e.g. `git worktree add /tmp/main main`): its "
                          "deploy-speed runs interleaved with this one's, and the ratios")
     ap.add_argument("--no-load", action="store_true", help="deploy timings only, no load runs")
+    ap.add_argument("--service-extra-args", default="[]", metavar="JSON",
+                    help='extra Uvicorn options of the deployed service (service_extra_args), e.g. \'["--no-access-log"]\'')
     ap.add_argument("--out", default=None, help="output directory (default .cache/bench, smoke .cache/bench-smoke)")
     ap.add_argument("--update-docs", action="store_true", help="copy the table and plot into docs/")
     ap.add_argument("--render", metavar="RESULTS_JSON",
@@ -730,7 +732,7 @@ def main() -> None:
     args.wrk = ensure_wrk()
     plot_python = ensure_plot_venv()
     image = test_host_image()
-    extra_args: list[str] = []
+    extra_args: list[str] = json.loads(args.service_extra_args)
     deploy_play = str(ROOT / "playbooks" / "deploy.yml")
     workers_play = str(HERE / "workers.yml")
 
