@@ -11,7 +11,7 @@ name: managed_files
 short_description: A role's list of the files it writes, ready for asgi.uvicorn.drift and the writer
 version_added: 0.3.0
 description:
-  - Takes a role's C(__<role>_files) list and drops the entries whose O(_input[].when) is false.
+  - Takes a role's C(__<role>_files) list and drops the entries whose C(when) is false.
   - With O(contents) (the templates of the remaining entries rendered once, in order, by
     C(query('ansible.builtin.template', ...))) each entry with a C(template) gets its C(content);
     each entry with a C(content) (rendered, or given as such) gets its SHA-1 as C(checksum);
