@@ -3,11 +3,9 @@ a background load and the figures table; the shared ones come from tests/lib/sce
 from __future__ import annotations
 
 import functools
-import os
 import re
 import socket
 import ssl
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -18,7 +16,7 @@ from cryptography import x509
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import PROJECT, figures_table, load_through_nginx  # noqa: E402
+from scenario import figures_table, load_through_nginx  # noqa: E402
 
 import testhost  # noqa: E402
 
