@@ -8,21 +8,21 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 name: managed_files
-short_description: A role's list of the files it writes, ready for asgi.uvicorn.drift and the writer
+short_description: A role's list of the files it writes, ready for asgi.uvicorn.files
 version_added: 0.3.0
 description:
   - Takes a role's C(__<role>_files) list and drops the entries whose C(when) is false.
   - With O(contents) (the templates of the remaining entries rendered once, in order, by
-    C(query('ansible.builtin.template', ...))) each entry with a C(template) gets its C(content);
-    each entry with a C(content) (rendered, or given as such) gets its SHA-1 as C(checksum);
-    files and directories get owner and group C(root) unless they say.
-  - Each entry kept also gets C(drift), the keys of it that M(asgi.uvicorn.drift) compares.
+    C(query('ansible.builtin.template', ...))) it returns the entries as M(asgi.uvicorn.files) takes
+    them - each C(template) replaced by its content (C(private_content), in base64, when the entry
+    says C(no_log)), files and directories owned by C(root) unless they say, and the keys that are only
+    for the role (C(scope)) left out.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
 options:
   _input:
-    description: The entries, each with C(path) and optionally C(state), C(template), C(src), C(owner),
-      C(group), C(mode), C(validate), C(when), C(no_log) and C(scope).
+    description: The entries, each with C(path) and optionally C(state), C(template), C(content), C(src),
+      C(owner), C(group), C(mode), C(validate), C(check_only), C(when), C(no_log) and C(scope).
     type: list
     elements: dict
     required: true
@@ -33,26 +33,26 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Render the templates once
-  ansible.builtin.set_fact:
-    wanted: "{{ files | asgi.uvicorn.managed_files(query('ansible.builtin.template', *templates)) }}"
+- name: Make the role's files as wanted, each template rendered once
+  asgi.uvicorn.files:
+    files: "{{ files | asgi.uvicorn.managed_files(query('ansible.builtin.template', *templates)) }}"
   vars:
     templates: "{{ files | asgi.uvicorn.managed_files | selectattr('template', 'defined') | map(attribute='template') }}"
 """
 
 RETURN = r"""
 _value:
-  description: The entries kept, with C(drift), and C(content) and C(checksum) when O(contents) is given.
+  description: The entries kept; with O(contents), in the form M(asgi.uvicorn.files) takes.
   type: list
   elements: dict
 """
 
-import hashlib
+import base64
 
 from ansible.errors import AnsibleFilterError
 
-# What asgi.uvicorn.drift compares; the other keys are for the writer and for removal.
-DRIFT_KEYS = ("path", "state", "src", "checksum", "owner", "group", "mode")
+# What asgi.uvicorn.files takes; the other keys are for the role (scope: what a removal walks).
+FILES_KEYS = ("path", "state", "content", "src", "owner", "group", "mode", "validate", "check_only")
 
 
 def _true(value: object) -> bool:
@@ -68,14 +68,16 @@ def managed_files(entries: list[dict], contents: list[str] | None = None) -> lis
         raise AnsibleFilterError("managed_files: %d templates but %d contents" % (len(templated), len(contents)))
     for entry, content in zip(templated, contents):
         entry["content"] = content
+    wanted = []
     for entry in kept:
-        if "content" in entry:
-            entry["checksum"] = hashlib.sha1(entry["content"].encode()).hexdigest()
         if entry.get("state", "file") in ("file", "directory"):
             entry.setdefault("owner", "root")
             entry.setdefault("group", "root")
-        entry["drift"] = {k: entry[k] for k in DRIFT_KEYS if k in entry}
-    return kept
+        item = {k: entry[k] for k in FILES_KEYS if k in entry}
+        if _true(entry.get("no_log", False)) and "content" in item:
+            item["private_content"] = base64.b64encode(item.pop("content").encode()).decode()
+        wanted.append(item)
+    return wanted
 
 
 class FilterModule:

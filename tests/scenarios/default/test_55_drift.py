@@ -1,5 +1,5 @@
 """A deploy puts back whatever was changed by hand on the host: the roles ask the host once which
-of their files differ (asgi.uvicorn.drift) and skip the rest, so that question must miss nothing.
+of their files differ (asgi.uvicorn.files) and write only those, so that question must miss nothing.
 """
 from __future__ import annotations
 

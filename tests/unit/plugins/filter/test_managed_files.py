@@ -1,10 +1,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A role's list of what it writes, made ready for asgi.uvicorn.drift and the writer."""
+"""A role's list of what it writes, made ready for asgi.uvicorn.files."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -32,14 +32,17 @@ def test_a_when_given_as_text_counts(when):
     assert len(managed_files([{"path": "/x", "template": "x.j2", "when": when}])) == 1
 
 
-def test_each_template_gets_its_content_and_checksum_in_order():
-    kept = managed_files(FILES, ["[Unit]\n", "A=1\n"])
-    unit, dropin, env, link = kept
-    assert (unit["content"], env["content"]) == ("[Unit]\n", "A=1\n")
-    assert unit["checksum"] == hashlib.sha1(b"[Unit]\n").hexdigest()
+def test_each_template_gets_its_content_in_order():
+    unit, dropin, env, link = managed_files(FILES, ["[Unit]\n", "A=1\n"])
+    assert unit["content"] == "[Unit]\n"
     assert "content" not in dropin and "content" not in link
     # The input is left as it was: the role's list is read again by a removal.
     assert "content" not in FILES[0]
+
+
+def test_content_of_an_entry_that_says_no_log_goes_private():
+    env = managed_files(FILES, ["x", "A=1\n"])[2]
+    assert base64.b64decode(env["private_content"]) == b"A=1\n" and "content" not in env
 
 
 def test_files_and_directories_are_roots_unless_they_say():
@@ -48,12 +51,11 @@ def test_files_and_directories_are_roots_unless_they_say():
     assert "owner" not in link
 
 
-def test_drift_gets_only_what_it_compares():
+def test_only_what_the_files_module_takes():
     unit, _, env, link = managed_files(FILES, ["x", "y"])
-    assert unit["drift"] == {"path": "/etc/a.service", "checksum": hashlib.sha1(b"x").hexdigest(),
-                             "owner": "root", "group": "root", "mode": "0644"}
-    assert "no_log" not in env["drift"] and "scope" not in unit["drift"]
-    assert link["drift"] == {"path": "/srv/a/current", "state": "link", "src": "/srv/a/releases/1"}
+    assert unit == {"path": "/etc/a.service", "content": "x", "owner": "root", "group": "root", "mode": "0644"}
+    assert link == {"path": "/srv/a/current", "state": "link", "src": "/srv/a/releases/1"}
+    assert not {"no_log", "scope", "template", "when"} & set(env)
 
 
 def test_a_content_for_each_template():
@@ -61,8 +63,9 @@ def test_a_content_for_each_template():
         managed_files(FILES, ["x"])
 
 
-def test_content_given_as_such_gets_its_checksum_too():
-    (entry,) = managed_files([{"path": "/etc/x/key.pem", "content": "KEY\n", "mode": "0600"}], [])
-    assert entry["checksum"] == hashlib.sha1(b"KEY\n").hexdigest()
-    assert entry["drift"] == {"path": "/etc/x/key.pem", "checksum": entry["checksum"], "owner": "root",
-                              "group": "root", "mode": "0600"}
+def test_content_given_as_such_and_check_only_pass_through():
+    key, cert = managed_files([{"path": "/etc/x/key.pem", "content": "KEY\n", "mode": "0600", "no_log": True},
+                               {"path": "/etc/x/cert.pem", "check_only": True}], [])
+    assert key == {"path": "/etc/x/key.pem", "private_content": base64.b64encode(b"KEY\n").decode(), "owner": "root", "group": "root", "mode": "0600"}
+    assert cert["check_only"] is True
+
