@@ -2,7 +2,8 @@
 scenario's app, with the deploy playbook: a pyproject.toml-only project (from a directory that
 also holds .git, .venv, .env, which stay out of the release), a uv.lock project, a requirements
 file with hashes (and a tampered one that must not install), a real app from PyPI that nobody here
-wrote, and an unpinned requirement that becomes a new release when the index has a newer version.
+wrote, and an unpinned requirement that becomes a new release when the index has a newer version;
+last, a git ref that does not exist, which must fail before any change.
 
 The projects (tests/scenarios/features/projects/) answer every path but /health with the version
 of their one dependency, as the running app imports it.
@@ -18,7 +19,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from conftest import changed_tasks, curl, play_failures, row, run_deploy, site_cacert
+from conftest import (PROJECT, assert_bad_input_changes_nothing, changed_tasks, curl, play_failures, row, run_deploy,
+                      site_cacert)
 
 PROJECTS = Path(__file__).parent / "projects"
 # What the scenario's app turns on and an extra app must not repeat: its static directory, its
@@ -165,3 +167,10 @@ def test_an_unpinned_requirement_gets_a_new_release_for_a_new_version(host, addr
     assert served(host, address, "unpinned", tmp_path) == {FIXTURE: "1.1"}
     assert said == [f"app_source '{FIXTURE}' resolves to {FIXTURE}==1.1"], said
     assert changed_tasks(report) != {host_name: [] for host_name in report["stats"]}
+
+
+def test_a_git_ref_that_does_not_exist_changes_nothing(host, app_name):
+    """Looked up on the controller before the first change (this checkout is the repository): no
+    user, no layout, no env file of the app, where the fetch on the host came after all three."""
+    assert_bad_input_changes_nothing(host, app_name, {"app_source_type": "git", "app_source": str(PROJECT),
+                                                      "app_source_version": "no-such-ref"}, "app_source_version")
