@@ -88,10 +88,20 @@ def test_a_pyproject_project_gets_its_dependency_and_no_local_files(host, addres
 def test_a_uv_lock_installs_the_locked_version(host, address, tmp_path, figures):
     lock = tomllib.loads((PROJECTS / "uvlock" / "uv.lock").read_text())
     (locked,) = [p["version"] for p in lock["package"] if p["name"] == "itsdangerous"]
-    deployed(deploy("uvlock", app_source=str(PROJECTS / "uvlock")))
+    source = tmp_path / "uvlock"
+    shutil.copytree(PROJECTS / "uvlock", source)
+    deployed(deploy("uvlock", app_source=str(source)))
     version = served(host, address, "uvlock", tmp_path)["itsdangerous"]
-    figures.append(row("uv.lock project: itsdangerous locked / installed", f"{locked} / {version}"))
     assert version == locked  # pyproject.toml alone would allow the newest
+
+    # New code, the same lock: a new release on the same virtualenv.
+    first = (release(host, "uvlock"), host.file("/srv/uvlock/current/venv").linked_to)
+    (source / "main.py").write_text((source / "main.py").read_text() + "# changed\n")
+    deployed(deploy("uvlock", app_source=str(source)))
+    second = (release(host, "uvlock"), host.file("/srv/uvlock/current/venv").linked_to)
+    figures.append(row("uv.lock project: itsdangerous locked / installed; code change: release, venv",
+                       f"{locked} / {version}; {first[0]} -> {second[0]}, {Path(first[1]).name} -> {Path(second[1]).name}"))
+    assert second[0] != first[0] and second[1] == first[1]
 
 
 def test_hashed_requirements_install_only_what_the_hashes_match(host, address, tmp_path, figures):
