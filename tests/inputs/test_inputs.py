@@ -61,6 +61,20 @@ BAD = [
     # The app role.
     ("app-name", {"app_name": "Bad Name"}, "app_name must match ^[a-z][a-z0-9_-]{0,31}$"),
     ("app-source", {"app_source": "/nonexistent/app"}, "app_source must be an existing directory on the controller"),
+    ("app-source-not-a-dist", {"app_source_type": "file", "app_source": str(PROJECT / "README.md")},
+     "app_source must be an existing wheel (.whl) or sdist (.tar.gz, .zip) on the controller"),
+    ("app-source-pypi-url", {"app_source_type": "pypi", "app_source": "myapp @ https://example.com/myapp.whl"},
+     "app_source must be a requirement, a name with optional [extras] and version specifiers"),
+    ("app-source-pypi-unresolved", {"app_source_type": "pypi", "app_source": "asgi-uvicorn-no-such-package==1.0"},
+     "app_source 'asgi-uvicorn-no-such-package==1.0' does not resolve to a version on the index"),
+    ("app-source-git-ref", {"app_source_type": "git", "app_source": str(PROJECT), "app_source_version": "no-such-ref-here"},
+     f"app_source_version 'no-such-ref-here' is not a branch or tag of app_source '{PROJECT}'"),
+    ("app-source-version", {"app_source_type": "git", "app_source": str(PROJECT), "app_source_version": "main; rm -rf /"},
+     "app_source_version must be a branch, tag or commit name"),
+    ("app-source-exclude", {"app_source_exclude": ["../secrets"]}, "app_source_exclude items must be file name or path patterns"),
+    ("app-pip-extra-args", {"app_pip_extra_args": ["--index-url https://pypi.example.com/simple"]},
+     "app_pip_extra_args items must be single pip arguments"),
+    ("app-uv-version", {"app_uv_version": "latest"}, "app_uv_version must be a version like 0.13.9"),
     ("app-env-key", {"app_env": {"BAD-KEY": "x"}}, "app_env keys must be environment variable names"),
     ("app-env-newline", {"app_env": {"SECRET": "two\nlines"}}, "app_env values must be single lines"),
     # The release role.
@@ -111,6 +125,9 @@ GOOD = [
     ("workers-auto", {"workers": "auto"}),
     ("features", FEATURES),
     ("acme", ACME),
+    ("git-head", {"app_source_type": "git", "app_source": str(PROJECT)}),
+    ("pypi-unpinned", {"app_source_type": "pypi", "app_source": "uvicorn[standard]>=0.30"}),
+    ("source-exclude", {"app_source_exclude": ["*.sqlite3", "/data/"], "app_pip_extra_args": ["--prefer-binary"]}),
     ("tcp", {"service_bind": "tcp", "service_host": "10.0.0.2", "service_forwarded_allow_ips": "10.0.0.1,10.0.1.0/24"}),
 ]
 # The other playbooks' own checks, each case a run of the playbook (a play's hosts come from -e):
