@@ -23,6 +23,7 @@ def test_a_failed_first_release_explains_itself_and_leaves_a_clean_host(host, ad
     assert proc.returncode != 0
     messages = play_failures(json.loads(proc.stdout))
     story = "\n".join(messages)
+    print(f"the failed deploy says:\n{story}")
     assert f"of {UNIT} failed the health gate" in story, story
     assert CAUSE in story, story
     assert f"journalctl -u {UNIT} -n 200 --no-pager" in story, story
