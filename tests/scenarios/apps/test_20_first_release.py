@@ -24,7 +24,7 @@ def test_a_failed_first_release_explains_itself_and_leaves_a_clean_host(host, ad
     messages = play_failures(json.loads(proc.stdout))
     story = "\n".join(messages)
     print(f"the failed deploy says:\n{story}")
-    assert f"of {UNIT} failed the health gate" in story, story
+    assert "failed the health gate" in story and f"Last 20 lines of the journal of {UNIT}:" in story, story
     assert CAUSE in story, story
     assert f"journalctl -u {UNIT} -n 200 --no-pager" in story, story
     assert f"{UNIT} is inactive, disabled" in story, story
