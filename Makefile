@@ -16,7 +16,7 @@ export ANSIBLE_NOCOLOR := 1
 MAKEFLAGS += -j3 --keep-going --output-sync=target --no-print-directory
 
 # Every scenario of molecule/, the longest first so that `make -j` ends them together.
-SCENARIOS := cluster operations default trixie acme features
+SCENARIOS := cluster operations default trixie acme features apps
 SCENARIOS += $(filter-out $(SCENARIOS),$(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 S ?= default
 

@@ -58,6 +58,10 @@ BAD = [
     ("backlog", {"service_backlog": 100000}, "service_backlog must be from 0 (the defaults) to 65535 connections"),
     ("backlog-fastapi", {"service_launcher": "fastapi", "service_bind": "tcp", "service_backlog": 100},
      "service_limit_concurrency and service_backlog need service_launcher uvicorn"),
+    ("factory-fastapi", {"service_launcher": "fastapi", "service_bind": "tcp", "service_factory": True},
+     "service_factory needs service_launcher uvicorn (fastapi run has no --factory option)"),
+    ("factory-not-bool", {"service_factory": "maybe"}, "service_factory"),
+    ("proc-subset", {"service_proc_subset": "none"}, "service_proc_subset"),
     # The app role.
     ("app-name", {"app_name": "Bad Name"}, "app_name must match ^[a-z][a-z0-9_-]{0,31}$"),
     ("app-source", {"app_source": "/nonexistent/app"}, "app_source must be an existing directory on the controller"),
@@ -79,6 +83,10 @@ BAD = [
     ("app-env-newline", {"app_env": {"SECRET": "two\nlines"}}, "app_env values must be single lines"),
     # The release role.
     ("release-keep", {"release_keep": 1}, "release_keep must be at least 2"),
+    ("gate-status", {"release_gate_status": 700}, "release_gate_status must be an HTTP status from 100 to 599"),
+    ("gate-path", {"release_gate_path": "ready"}, "release_gate_path (proxy_health_path) must be a URL path"),
+    ("gate-journal-lines", {"release_gate_journal_lines": -1}, "release_gate_journal_lines must be from 0 to 10000 lines"),
+    ("app-down", {"proxy_app_down": "maybe"}, "proxy_app_down"),
     # The proxy role: names, TLS, upstreams.
     ("server-name-space", {"server_name": "bad name.example.com"}, "proxy_server_name (-e server_name=...) must be a DNS name"),
     ("server-name-semicolon", {"server_name": "example.com;evil"}, "proxy_server_name (-e server_name=...) must be a DNS name"),
@@ -129,6 +137,9 @@ GOOD = [
     ("pypi-unpinned", {"app_source_type": "pypi", "app_source": "uvicorn[standard]>=0.30"}),
     ("source-exclude", {"app_source_exclude": ["*.sqlite3", "/data/"], "app_pip_extra_args": ["--prefer-binary"]}),
     ("tcp", {"service_bind": "tcp", "service_host": "10.0.0.2", "service_forwarded_allow_ips": "10.0.0.1,10.0.1.0/24"}),
+    ("fastapi", {"service_launcher": "fastapi", "service_bind": "tcp", "service_proc_subset": "pid"}),
+    ("factory-health", {"service_factory": True, "app_module": "web:create_app", "proxy_health_path": "/ready",
+                        "release_gate_status": 204, "proxy_app_down": "false"}),
 ]
 # The other playbooks' own checks, each case a run of the playbook (a play's hosts come from -e):
 # (id, playbook, -e, {group: {host: variables}}, message). Each fails on every host at its first
