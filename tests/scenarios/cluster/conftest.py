@@ -5,10 +5,13 @@ No check here takes testinfra's `host` fixture, which would run it once per host
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import curl, figures_table, load_table, load_through_nginx, run_deploy  # noqa: E402
+from scenario import LOADCLIENT, curl, figures_table, load_table, load_through_nginx, run_deploy, wait_for  # noqa: E402
 
 import testhost  # noqa: E402
 
@@ -35,17 +38,22 @@ def on(name: str, *cmd: str, check: bool = True) -> str:
     return testhost.host_exec(name, *cmd, check=check)
 
 
-def run_cluster(extra: dict) -> tuple[subprocess.CompletedProcess, float]:
-    """playbooks/cluster.yml with -e JSON; the process and its seconds."""
+def run_cluster(extra: dict, playbook: str = "cluster.yml") -> tuple[subprocess.CompletedProcess, float]:
+    """playbooks/cluster.yml (or another playbook of the collection) with -e JSON; the process and its seconds."""
     start = time.monotonic()
-    proc = run_deploy(extra, playbook="cluster.yml")
+    proc = run_deploy(extra, playbook=playbook)
     return proc, time.monotonic() - start
 
 
-def down_servers(site: str) -> set[str]:
-    """The upstream servers the load balancer's site marks `down`."""
-    return {line.split()[1] for line in site.splitlines()
-            if line.strip().startswith("server ") and line.strip().rstrip(";").endswith(" down")}
+def pool() -> dict[str, dict]:
+    """The app hosts in the load balancer's HAProxy, by host:port: {"state": up|down|drain|maint,
+    "check_up", "sessions"} (asgi-uvicorn-pool, the balancer role's script)."""
+    return json.loads(on(LB, "/usr/local/sbin/asgi-uvicorn-pool", APP))
+
+
+def drained() -> set[str]:
+    """The app hosts the load balancer drains (takes out for a restart)."""
+    return {server for server, status in pool().items() if status["state"] == "drain"}
 
 
 def current_release(app: str) -> str:
@@ -61,8 +69,8 @@ def direct(app: str, path: str = "/health") -> dict:
 
 
 class Watch:
-    """Polls, while a deploy runs, which app hosts the load balancer marks down and each app
-    host's MainPID, so a check can say which host was out of the pool while it restarted."""
+    """Polls, while a deploy runs, which app hosts the load balancer drains and each app host's
+    MainPID, so a check can say which host was out of the pool while it restarted."""
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, set[str], dict[str, int]]] = []
@@ -71,9 +79,8 @@ class Watch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            site = on(LB, "cat", SITE_FILE, check=False)
             pids = {app: testhost.main_pid(app, APP) for app in APPS}
-            self.samples.append((time.monotonic(), down_servers(site), pids))
+            self.samples.append((time.monotonic(), drained(), pids))
             self._stop.wait(0.3)
 
     def __enter__(self) -> "Watch":
@@ -118,3 +125,35 @@ def figures():
                        functools.partial(load_table, resent=True)) as rows:
         yield rows
 
+
+
+@contextlib.contextmanager
+def plain_load(port: int, rate: float, margin: int = 100):
+    """``with plain_load(port, rate) as report:`` keeps GET /host going over plain HTTP to the load
+    balancer's address at `port` (loadclient.py --record) while the block runs, like
+    load_through_nginx for the HTTPS site; the yielded dict holds the report after it."""
+    report: dict = {}
+    with tempfile.TemporaryDirectory() as directory:
+        progress = Path(directory) / "answers"
+        proc = subprocess.Popen(
+            [sys.executable, str(LOADCLIENT), "--url", f"http://{LB}:{port}/host", "--connect-to", ADDRESS[LB],
+             "--rate", str(rate), "--concurrency", "8", "--duration", "300", "--timeout", "15", "--record",
+             "--retry-reused", "--progress", str(progress)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def answers() -> int:
+            assert proc.poll() is None, f"the load client ended early: {proc.communicate()}"
+            try:
+                return int(progress.read_text() or 0)
+            except (FileNotFoundError, ValueError):
+                return 0
+        try:
+            wait_for(lambda: answers() >= margin, f"{margin} answers on port {port}", interval=0.1)
+            yield report
+            after = answers() + margin
+            wait_for(lambda: answers() >= after, f"{margin} more answers on port {port}", interval=0.1)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            report.update(json.loads(out))
