@@ -37,6 +37,12 @@ FEATURES = {
     "proxy_lb_health_port": 8080, "proxy_http2": "false", "proxy_hsts_include_subdomains": "false",
 }
 
+# A git server's host key line, and an ssh source with a deploy key (any existing file: these
+# cases fail before anyone reads it).
+KNOWN_HOST = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+GIT_SSH = {"app_source_type": "git", "app_source": "git@git.example.com:team/app.git", "app_source_version": "v1",
+           "app_source_ssh_key": str(PROJECT / "README.md"), "app_source_known_hosts": [KNOWN_HOST]}
+
 # (id, variables, what the failure message must say: the variable and, where the rule says it,
 # what is allowed). The variables are a deploy's -e, as the scenarios gave them.
 BAD = [
@@ -79,6 +85,19 @@ BAD = [
     ("app-pip-extra-args", {"app_pip_extra_args": ["--index-url https://pypi.example.com/simple"]},
      "app_pip_extra_args items must be single pip arguments"),
     ("app-uv-version", {"app_uv_version": "latest"}, "app_uv_version must be a version like 0.13.9"),
+    # A private git repository over ssh.
+    ("git-ssh-no-key", {**GIT_SSH, "app_source_ssh_key": ""},
+     "app_source_ssh_key must be the path of a private deploy key on the controller when app_source is an ssh URL"),
+    ("git-ssh-key-missing", {**GIT_SSH, "app_source_ssh_key": "/nonexistent/deploy_key"},
+     "app_source_ssh_key must be an existing private key file on the controller, got '/nonexistent/deploy_key'"),
+    ("git-ssh-no-known-hosts", {**GIT_SSH, "app_source_known_hosts": []},
+     "app_source_known_hosts must hold the git server's host keys as known_hosts lines"),
+    ("git-ssh-known-hosts-line", {**GIT_SSH, "app_source_known_hosts": [KNOWN_HOST + "\nevil.example.com ssh-ed25519 AAAA"]},
+     "app_source_known_hosts items must be known_hosts lines"),
+    ("git-ssh-key-https", {**GIT_SSH, "app_source": "https://git.example.com/team/app.git"},
+     "app_source_ssh_key needs app_source_type git and an ssh URL in app_source"),
+    ("git-source-user-root", {"app_source_type": "git", "app_source": str(PROJECT), "app_source_user": "root"},
+     "app_source_user must be a system user name other than root and app_user, got 'root'"),
     ("app-env-key", {"app_env": {"BAD-KEY": "x"}}, "app_env keys must be environment variable names"),
     ("app-env-newline", {"app_env": {"SECRET": "two\nlines"}}, "app_env values must be single lines"),
     # The release role.

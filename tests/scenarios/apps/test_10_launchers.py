@@ -12,6 +12,8 @@ from conftest import FASTAPI_CLI, HERE, deployed, get, unit_state
 
 from scenario import app_release
 
+testinfra_hosts = ["ansible://asgi_uvicorn"]
+
 
 def test_fastapi_run_from_a_directory_and_a_rolling_reload(host, address, tmp_path, figures):
     common = {"service_launcher": "fastapi", "service_bind": "tcp", "service_port": 8101,

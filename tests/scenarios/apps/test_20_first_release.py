@@ -9,6 +9,8 @@ from conftest import HERE, deploy, deployed, get, unit_state
 
 from scenario import app_release, load_through_nginx, play_failures
 
+testinfra_hosts = ["ansible://asgi_uvicorn"]
+
 APP = "broken"
 UNIT = f"{APP}.service"
 # What broken_app/main.py raises: only the unit's journal has it.

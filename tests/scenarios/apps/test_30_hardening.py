@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from conftest import exposure
 
+testinfra_hosts = ["ansible://asgi_uvicorn"]
+
 
 def test_exposure_with_and_without_procsubset(host, app_name, figures):
     unit = f"/etc/systemd/system/{app_name}.service"
