@@ -17,6 +17,10 @@ description:
     them - each C(template) replaced by its content (C(private_content), in base64, when the entry
     says C(no_log)), files and directories owned by C(root) unless they say, and the keys that are only
     for the role (C(scope)) left out.
+  - With O(remove=true) it returns what removes an app instead - each C(scope=app) entry whatever
+    its C(when) (whatever the deploy's variables were, nothing of the app stays), in reverse order
+    (a link before what it points to, what a directory holds before the directory), once per path,
+    with C(state=absent); C(scope=host) entries, shared by every app on the host, stay.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
 options:
@@ -30,6 +34,10 @@ options:
     description: The rendered templates of the entries kept, in their order.
     type: list
     elements: str
+  remove:
+    description: Return the C(scope=app) entries as V(absent), in reverse order, for a removal.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -38,6 +46,10 @@ EXAMPLES = r"""
     files: "{{ files | asgi.uvicorn.managed_files(query('ansible.builtin.template', *templates)) }}"
   vars:
     templates: "{{ files | asgi.uvicorn.managed_files | selectattr('template', 'defined') | map(attribute='template') }}"
+
+- name: Remove what the role wrote for the app, the other way round
+  asgi.uvicorn.files:
+    files: "{{ files | asgi.uvicorn.managed_files(remove=true) }}"
 """
 
 RETURN = r"""
@@ -59,7 +71,10 @@ def _true(value: object) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def managed_files(entries: list[dict], contents: list[str] | None = None) -> list[dict]:
+def managed_files(entries: list[dict], contents: list[str] | None = None, remove: bool = False) -> list[dict]:
+    if _true(remove):
+        paths = [e["path"] for e in reversed(entries) if e.get("scope") == "app"]
+        return [{"path": path, "state": "absent"} for path in dict.fromkeys(paths)]
     kept = [{k: v for k, v in e.items() if k != "when"} for e in entries if _true(e.get("when", True))]
     if contents is None:
         return kept

@@ -19,6 +19,9 @@ description:
   - A new file is written beside the old one, checked with O(files[].validate) when given, and
     renamed over it, so a reader never sees half a file and a file that fails its check never
     replaces the old one.
+  - A V(absent) path goes, a directory with everything it holds; a removal hands the paths a role
+    wrote for an app, in reverse, as P(asgi.uvicorn.managed_files#filter) gives them with
+    O(asgi.uvicorn.managed_files#filter:remove=true). A top-level directory such as C(/srv) is never removed.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
 attributes:
@@ -45,7 +48,9 @@ options:
         type: path
         required: true
       state:
-        description: V(file) (a regular file), V(directory), V(link) (a symbolic link to O(files[].src)), or V(absent).
+        description:
+          - V(file) (a regular file), V(directory), V(link) (a symbolic link to O(files[].src)), or
+            V(absent) (removed; a directory with everything it holds, a link without what it points to).
         type: str
         choices: [file, directory, link, absent]
         default: file
@@ -121,6 +126,12 @@ drifted:
   type: list
   elements: str
   sample: [/etc/systemd/system/myapp.service]
+removed:
+  description: The V(absent) paths removed (in check mode, those that would be), in the order given; also in RV(written).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nginx/sites-enabled/myapp.conf]
 reasons:
   description: For each path that differed, what differed.
   returned: always
@@ -314,8 +325,11 @@ def main() -> None:
             module.fail_json(msg="files: %r is not an absolute path" % item.path)
         if item.mode is not None and not OCTAL_MODE.match(item.mode):
             module.fail_json(msg="files: the mode of %s must be octal like '0644', got %r" % (item.path, item.mode))
+        if item.state == "absent" and os.path.dirname(item.path.rstrip("/")) in ("/", ""):
+            module.fail_json(msg="files: %s is a top-level directory, which is never removed" % item.path)
     reasons: dict[str, str] = {}
     written: list[str] = []
+    removed: list[str] = []
     diffs: list[dict] = []
     for item in wanted:
         try:
@@ -337,7 +351,9 @@ def main() -> None:
             except OSError as error:
                 module.fail_json(msg="%s: %s" % (item.path, error), written=written, reasons=reasons)
         written.append(item.path)
-    result = dict(changed=bool(written), written=written, drifted=list(reasons), reasons=reasons)
+        if item.state == "absent":
+            removed.append(item.path)
+    result = dict(changed=bool(written), written=written, removed=removed, drifted=list(reasons), reasons=reasons)
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

@@ -176,6 +176,17 @@ OTHER = [
      {"asgi_uvicorn_lb": {"address-lb": {"cluster_address": "10.0.0.5; rm -rf /"}},
       "asgi_uvicorn_app": {"address-app": {"cluster_address": "10.0.0.6; rm -rf /"}}},
      "cluster_address must be this host's private IPv4 or IPv6 address"),
+    # The removal: which app, and names and paths it may remove.
+    ("remove-no-app", "asgi.uvicorn.remove", {}, {"asgi_uvicorn": {"remove-no-app": {}}},
+     "missing required arguments: app_name"),
+    ("remove-app-name", "asgi.uvicorn.remove", {"app_name": "Bad Name"}, {"asgi_uvicorn": {"remove-app-name": {}}},
+     "app_name must match ^[a-z][a-z0-9_-]{0,31}$, got 'Bad Name'"),
+    ("remove-app-root", "asgi.uvicorn.remove", {"app_name": "gone", "app_root": "/srv"},
+     {"asgi_uvicorn": {"remove-app-root": {}}}, "app_root must be an absolute path of letters, digits, '.', '_', '-' below a top-level directory"),
+    ("remove-socket", "asgi.uvicorn.remove", {"app_name": "gone", "service_socket": "/etc/passwd"},
+     {"asgi_uvicorn": {"remove-socket": {}}}, "service_socket must be a path directly under a directory of /run"),
+    ("remove-tls-dir", "asgi.uvicorn.remove", {"app_name": "gone", "tls_dir": "/etc"},
+     {"asgi_uvicorn": {"remove-tls-dir": {}}}, "tls_dir must be below a top-level directory, got '/etc'"),
 ]
 # The deploy cases go to this many runs side by side: Ansible's main process is single-threaded.
 DEPLOY_RUNS = 2

@@ -69,3 +69,22 @@ def test_content_given_as_such_and_check_only_pass_through():
     assert key == {"path": "/etc/x/key.pem", "private_content": base64.b64encode(b"KEY\n").decode(), "owner": "root", "group": "root", "mode": "0600"}
     assert cert["check_only"] is True
 
+
+
+def test_a_removal_walks_the_app_entries_backwards_whatever_their_when():
+    entries = [
+        {"path": "/etc/nginx/conf.d/default.conf", "template": "default.j2", "scope": "host"},
+        {"path": "/var/lib/pages/a", "state": "directory", "scope": "app", "when": False},
+        {"path": "/etc/x/key.pem", "check_only": True, "scope": "app", "when": "false"},
+        {"path": "/etc/x/key.pem", "content": "KEY\n", "no_log": True, "scope": "app", "when": True},
+        {"path": "/etc/nginx/sites-available/a.conf", "template": "site.j2", "scope": "app"},
+        {"path": "/etc/nginx/sites-enabled/a.conf", "state": "link", "src": "/etc/nginx/sites-available/a.conf", "scope": "app"},
+        {"path": "/srv/a/current", "state": "link", "src": "/srv/a/releases/1"},
+    ]
+    assert managed_files(entries, remove=True) == [
+        {"path": "/etc/nginx/sites-enabled/a.conf", "state": "absent"},
+        {"path": "/etc/nginx/sites-available/a.conf", "state": "absent"},
+        {"path": "/etc/x/key.pem", "state": "absent"},
+        {"path": "/var/lib/pages/a", "state": "absent"},
+    ]
+    assert managed_files(entries, remove="false") == managed_files(entries)

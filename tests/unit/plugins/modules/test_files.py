@@ -55,7 +55,7 @@ def test_nothing_is_written_on_a_host_as_wanted(run, tree):
         {"path": str(tree / "gone"), "state": "absent"},
         {"path": str(tree / "link"), "state": "link", "src": str(tree / "unit")},
     ])
-    assert result == {"changed": False, "written": [], "drifted": [], "reasons": {}}
+    assert result == {"changed": False, "written": [], "removed": [], "drifted": [], "reasons": {}}
 
 
 @pytest.mark.parametrize("wanted, reason", [
@@ -172,3 +172,38 @@ def test_a_relative_path_fails(run):
 def test_a_link_without_its_target_fails(run, tree):
     result = run([{"path": str(tree / "link"), "state": "link"}], expect=FailJson)
     assert "src" in result["msg"]
+
+
+def test_a_removal_takes_files_links_and_whole_directories_and_says_so(run, tree):
+    (tree / "dir" / "sub").mkdir()
+    (tree / "dir" / "sub" / "data").write_text("x\n")
+    entries = [{"path": str(tree / name), "state": "absent"} for name in ("link", "unit", "dir", "never")]
+    removed = [str(tree / name) for name in ("link", "unit", "dir")]
+
+    checked = run(entries, check_mode=True, diff=True)
+    assert checked["removed"] == removed and checked["written"] == removed and checked["changed"] is True
+    assert [(d["before_header"], d["before"], d["after"]) for d in checked["diff"]] == \
+        [(path, "present\n", "state=absent\n") for path in removed]
+    assert sorted(os.listdir(tree)) == ["dir", "link", "unit"] and (tree / "dir" / "sub" / "data").exists()
+
+    result = run(entries)
+    assert result["removed"] == removed and result["changed"] is True
+    assert os.listdir(tree) == []
+    again = run(entries)
+    assert again["changed"] is False and again["removed"] == [] and again["drifted"] == []
+
+
+def test_a_link_goes_without_what_it_points_to(run, tree):
+    (tree / "to-dir").symlink_to(tree / "dir")
+    run([{"path": str(tree / "to-dir"), "state": "absent"}])
+    assert not os.path.lexists(tree / "to-dir") and (tree / "dir").is_dir() and (tree / "unit").exists()
+
+
+@pytest.mark.parametrize("path", ["/srv", "/srv/", "/"])
+def test_a_top_level_directory_is_never_removed(run, monkeypatch, path):
+    def refuse(*args, **kwargs):
+        raise AssertionError("removed %s" % (args,))
+    monkeypatch.setattr(files.shutil, "rmtree", refuse)
+    monkeypatch.setattr(files.os, "unlink", refuse)
+    result = run([{"path": path, "state": "absent"}], expect=FailJson)
+    assert "is a top-level directory, which is never removed" in result["msg"]
