@@ -28,6 +28,7 @@ options:
       - V(plain_path) - an absolute path of letters, digits, C(.), C(_), C(-) and C(/), without C(..).
       - V(dns_name) - a host name such as C(app.example.com), or a wildcard C(*.example.com).
       - V(ip_network) - an IPv4 or IPv6 address or CIDR network.
+      - V(host) - an IPv4 or IPv6 address or a host name (no network, no wildcard).
       - V(nginx_size) - a number with an optional C(k), C(m) or C(g).
       - V(url_path) - a URL path for an nginx C(location), such as C(/static/) or C(/health) - C(/),
         then segments of letters, digits, C(.), C(_), C(~) and C(-), each ended by C(/) but the
@@ -35,7 +36,7 @@ options:
       - V(nginx_rate) - a request rate for C(limit_req_zone), such as C(10r/s) or C(300r/m).
     type: str
     required: true
-    choices: [name, account, plain_path, dns_name, ip_network, nginx_size, url_path, nginx_rate]
+    choices: [name, account, plain_path, dns_name, ip_network, host, nginx_size, url_path, nginx_rate]
 """
 
 EXAMPLES = r"""
@@ -102,6 +103,17 @@ def is_ip_network(value) -> bool:
     return True
 
 
+def is_host(value) -> bool:
+    """One host: an IPv4 or IPv6 address, or a host name without a wildcard."""
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return is_dns_name(value) and not value.startswith("*")
+
+
 def is_nginx_size(value) -> bool:
     """A size in nginx's syntax: a number with an optional k, m or g."""
     return _SIZE.fullmatch(str(value)) is not None
@@ -127,6 +139,7 @@ RULES = {
     "plain_path": is_plain_path,
     "dns_name": is_dns_name,
     "ip_network": is_ip_network,
+    "host": is_host,
     "nginx_size": is_nginx_size,
     "url_path": is_url_path,
     "nginx_rate": is_nginx_rate,

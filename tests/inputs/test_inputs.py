@@ -122,6 +122,9 @@ BAD = [
     ("acme-email", {**ACME, "tls_acme_email": ""}, "tls_acme_email must be the e-mail address of the ACME account"),
     ("acme-directory", {**ACME, "tls_acme_directory": "http://ca.example/dir"}, "tls_acme_directory must be the https:// URL"),
     ("acme-wildcard", {**ACME, "proxy_server_aliases": ["*.acme.test"]}, "cannot hold a wildcard when tls_mode is acme"),
+    ("acme-peers", {**ACME, "proxy_acme_peers": ["10.0.0.3; allow all"]},
+     "proxy_acme_peers must be a list of IPv4/IPv6 addresses or host names"),
+    ("acme-peers-network", {**ACME, "proxy_acme_peers": ["10.0.0.0/24"]}, "proxy_acme_peers must be a list of IPv4/IPv6"),
     # The proxy role's optional features.
     ("static-prefix-slash", {"proxy_static_locations": [{"prefix": "/static", "dir": "/srv/badinput/static"}]},
      "proxy_static_locations prefixes must be URL paths ending with '/'"),
@@ -152,6 +155,7 @@ GOOD = [
     ("workers-auto", {"workers": "auto"}),
     ("features", FEATURES),
     ("acme", ACME),
+    ("acme-peers", {**ACME, "proxy_acme_peers": ["10.0.0.3", "fd00::3", "lb3.example.com"]}),
     ("git-head", {"app_source_type": "git", "app_source": str(PROJECT)}),
     ("pypi-unpinned", {"app_source_type": "pypi", "app_source": "uvicorn[standard]>=0.30"}),
     ("source-exclude", {"app_source_exclude": ["*.sqlite3", "/data/"], "app_pip_extra_args": ["--prefer-binary"]}),

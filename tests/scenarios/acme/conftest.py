@@ -3,6 +3,7 @@ a background load and the figures table; the shared ones come from tests/lib/sce
 from __future__ import annotations
 
 import functools
+import json
 import re
 import socket
 import ssl
@@ -24,6 +25,10 @@ import testhost  # noqa: E402
 ORDER_LINE = re.compile(r'Added order "[^"]+" to the db')
 
 
+# The second host of the site's names (molecule/acme/molecule.yml): each is the other's ACME peer.
+PEER = "asgi-uvicorn-acme-peer"
+
+
 def ca_name() -> str:
     """The container of the ACME server (molecule/acme/molecule.yml's second platform)."""
     return "asgi-uvicorn-acme-ca"
@@ -31,6 +36,14 @@ def ca_name() -> str:
 
 def ca_exec(*cmd: str, check: bool = True) -> str:
     return testhost.host_exec(ca_name(), *cmd, check=check)
+
+
+def resolve(name: str, address: str | None) -> None:
+    """Have pebble's DNS server answer `name` with `address`; None: its default again (the first
+    app host's address, molecule/acme/prepare.yml)."""
+    path, body = ("add-a", {"host": name, "addresses": [address]}) if address else ("clear-a", {"host": name})
+    ca_exec("python3", "-c", "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request("
+            "'http://127.0.0.1:8055/' + sys.argv[1], sys.argv[2].encode()))", path, json.dumps(body))
 
 
 def orders() -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from conftest import assert_bad_input_changes_nothing, ca_exec, orders, run_deploy, served
+from conftest import assert_bad_input_changes_nothing, ca_exec, orders, resolve, run_deploy, served
 
 testinfra_hosts = ["ansible://asgi_uvicorn"]
 
@@ -33,9 +33,7 @@ def test_refused_challenge_fails_with_the_cas_error_and_keeps_the_old_certificat
     where nothing listens on port 80): the CA refuses the challenge and says why."""
     before = served(address, server_name, root)
     refused = "refused.acme.test"
-    ca_exec("python3", "-c", "import json, urllib.request; urllib.request.urlopen(urllib.request.Request("
-            "'http://127.0.0.1:8055/add-a', json.dumps({'host': '%s', 'addresses': ['127.0.0.1']}).encode()))"
-            % refused)
+    resolve(refused, "127.0.0.1")
     orders_before = orders()
     proc, seconds, failure = deploy_adding(names, refused)
     figures.append({"step": "challenge refused (name resolves elsewhere), deploy adding it", "seconds": seconds,

@@ -20,6 +20,8 @@ from ansible_collections.asgi.uvicorn.plugins.filter import valid as names
      ["", "bad name.com", "example.com;evil", "-a.com", "a..com", "*", "a.*.com", "x" * 64 + ".com"]),
     (names.is_ip_network, ["10.0.0.2", "10.0.1.0/24", "fd00::/8", "::1"],
      ["10.0.0.1; allow all", "10.0.0.300", "host.example", "", "10.0.0.0/33"]),
+    (names.is_host, ["10.0.0.2", "fd00::2", "lb2.example.com", "lb2"],
+     ["10.0.0.0/24", "*.example.com", "lb2 example", "lb2;x", "", "[fd00::2]", None, 5]),
     (names.is_nginx_size, ["10m", "512k", "1g", "64"], ["10 m", "10mb", "", "-1"]),
     (names.is_url_path, ["/", "/static/", "/health", "/a.b/c~d-e_f/", "/.well-known/x"],
      ["", "static/", "//", "/a//b", "/../etc", "/a/../b", "/a/..", "/./", "/a b", "/a;b", "/a{b}", "/%2e%2e/",
