@@ -295,7 +295,7 @@ def test_frozen_app_host_costs_seconds_not_failures(load, figures):
 
 
 def test_a_playbook_whose_target_matches_no_host_fails():
-    for playbook, extra in (("rollback.yml", {"target": "no_such_group"}),
+    for playbook, extra in (("deploy.yml", {"target": "no_such_group"}), ("rollback.yml", {"target": "no_such_group"}),
                             ("maintenance.yml", {"target": "no_such_group", "state": "on"}),
                             ("cluster.yml", {"cluster_app_group": "no_such_group"})):
         proc, _ = run_cluster(extra, playbook=playbook)
