@@ -15,7 +15,7 @@ import time
 
 import pytest
 from conftest import (ADDRESS, APP, APPS, LB, SITE_FILE, UPSTREAM, Watch, app_release, current_release,
-                      direct, drained, on, plain_load, pool, run_cluster, wait_for)
+                      direct, drained, on, plain_load, pool, reach, run_cluster, run_cluster_with_apps, wait_for)
 
 import testhost
 
@@ -92,13 +92,25 @@ def test_forged_forwarding_headers_through_the_lb_do_not_change_the_client(via_l
     assert seen["scheme"] == "https" and seen["host"] == LB, seen
     assert seen["forwarding_headers"]["x-forwarded-for"] == CLIENT, seen
     assert seen["forwarding_headers"]["forwarded"] is None, seen
-    # Straight to an app host, not from a load balancer: Uvicorn believes none of it either.
+    # Straight to an app host, past the load balancer, no header reaches the app at all: the port
+    # refuses every source but the load balancers (the next check).
+
+
+def test_only_the_load_balancers_reach_the_app_port():
+    """The service role's nftables table on each app host (service_firewall, on in a cluster):
+    Uvicorn's port answers the load balancer and the host itself, and refuses the other app host
+    and the controller (through the Docker bridge)."""
+    first, second = APPS
+    seen = {f"{source.rsplit('-', 1)[-1]} -> {app.rsplit('-', 1)[1]}": reach(source, app)
+            for source, app in [(LB, first), (LB, second), (first, first), ("controller", first),
+                                ("controller", second), (second, first), (first, second)]}
+    print(f"\napp port (8000) from each source: {seen}")
+    assert [answer for answer, _ in seen.values()] == ["200"] * 3 + ["refused"] * 4, seen
     for app in APPS:
-        out = subprocess.run(["curl", "-sS", "--max-time", "5", "-H", "X-Forwarded-For: 203.0.113.7",
-                              "-H", "X-Forwarded-Proto: https", f"http://{UPSTREAM[app]}/request"],
-                             capture_output=True, text=True, timeout=30)
-        seen = json.loads(out.stdout)
-        assert seen["client"] == CLIENT and seen["scheme"] == "http", seen
+        assert on(app, "systemctl", "is-enabled", f"asgi-uvicorn-firewall@{APP}.service").strip() == "enabled"
+        assert f"table inet asgi_uvicorn_{APP}" in on(app, "nft", "list", "tables")
+    # A table of the user's, which the next deploys must leave as it is.
+    on(first, "nft", "add", "table", "inet", "users_own")
 
 
 def state() -> dict:
@@ -150,10 +162,14 @@ def test_rolling_code_deploy_drops_nothing(load, figures, tmp_path):
 def test_restart_takes_each_host_out_of_the_pool(load, figures):
     before = {app: proof(app)["main_pid"] for app in APPS}
     assert all(before.values())
-    # A unit option: the service must restart.
+    # A unit option: the service must restart. The same deploy lets the controller reach the app
+    # port too (cluster_firewall_allow): the firewall follows the deploy's list.
     with load() as report, Watch() as watch:
-        proc, seconds = deploy({"service_timeout_graceful_shutdown": 20})
+        proc, seconds = deploy({"service_timeout_graceful_shutdown": 20, "cluster_firewall_allow": [CLIENT]})
     assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {app: reach("controller", app)[0] for app in APPS} == {app: "200" for app in APPS}
+    assert reach(APPS[0], APPS[1])[0] == "refused"
+    assert "table inet users_own" in on(APPS[0], "nft", "list", "tables"), "the user's table stays"
     after = {app: proof(app)["main_pid"] for app in APPS}
     # The first time the watch saw a host's MainPID change (stopped, or a new one), the load
     # balancer already marked it down.
@@ -199,6 +215,12 @@ def test_stopped_app_host_is_skipped_and_rejoins(load, figures, via_lb):
     def state() -> str:
         return pool()[UPSTREAM[victim]]["state"]
 
+    # The distribution's nftables.service (its ruleset begins with "flush ruleset") leaves the
+    # table in place; the restart below brings back Docker's own rules, which it flushes too.
+    on(victim, "systemctl", "restart", "nftables.service")
+    tables = on(victim, "nft", "list", "tables")
+    assert "table inet filter" in tables and f"table inet asgi_uvicorn_{APP}" in tables, tables
+    assert reach(APPS[0], victim)[0] == "refused"
     with load() as report:
         stopped = time.monotonic()
         testhost.docker("stop", victim)
@@ -208,6 +230,9 @@ def test_stopped_app_host_is_skipped_and_rejoins(load, figures, via_lb):
         wait_for(lambda: state() == "up", "the load balancer taking the host back", timeout=120, interval=0.2)
         back = time.monotonic() - stopped
     served_by = {json.loads(via_lb("/host").body)["host"] for _ in range(30)}
+    # The firewall came back with the host's boot: the other app host is refused, the controller
+    # (cluster_firewall_allow since the restart's deploy) served.
+    assert (reach(APPS[0], victim)[0], reach("controller", victim)[0]) == ("refused", "200")
     figures.append({"operation": f"docker stop / start of {victim.rsplit('-', 1)[1]}", "load": report,
                     "measured": f"out of rotation {out:.1f} s after the stop; back {back:.0f} s after it"})
     assert served_by == set(APPS), f"answered by {served_by}"
