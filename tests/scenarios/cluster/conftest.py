@@ -112,13 +112,18 @@ class Watch:
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, set[str], dict[str, int]]] = []
+        # The servers HAProxy had at each sample (the pool's members), by the samples' index.
+        self.members: list[set[str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             pids = {app: testhost.main_pid(app, APP) for app in APPS}
-            self.samples.append((time.monotonic(), drained(), pids))
+            servers = pool()
+            self.samples.append((time.monotonic(), {s for s, status in servers.items() if status["state"] == "drain"},
+                                 pids))
+            self.members.append(set(servers))
             self._stop.wait(0.3)
 
     def __enter__(self) -> "Watch":

@@ -341,6 +341,44 @@ def test_maintenance_switches_every_load_balancer_without_a_target(via_lb):
     assert via_lb("/host").status == 200
 
 
+def test_an_app_host_leaves_drained_and_joins_after_its_gate(load, figures):
+    """Scale in: the cluster playbook with app2 gone from the app hosts' group drains it on the load
+    balancer, then drops it from HAProxy; app2's service is stopped (the runbook's next step).
+    Scale out: with app2 back in the group, app2 starts, passes its health gate, and only then
+    joins the pool. app1 is untouched by both; neither costs a request."""
+    first, second = APPS
+    untouched = proof(first)
+    with load() as report, Watch() as watch:
+        proc, out_seconds = run_cluster_with_apps([first], LIVE)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert set(pool()) == {UPSTREAM[first]}, pool()
+        on(second, "systemctl", "stop", f"{APP}.service")
+    assert any(UPSTREAM[second] in down for _, down, _ in watch.samples), "app2 left without a drain"
+    figures.append({"operation": "scale in: cluster.yml without app2 (drained, then dropped)", "load": report,
+                    "measured": f"deploy {out_seconds:.0f} s; app2 drained ~"
+                                f"{sum(UPSTREAM[second] in down for _, down, _ in watch.samples) * 0.3:.1f} s"})
+    assert report["failed"] == 0, no_failures(report)
+
+    with load() as report, Watch() as watch:
+        proc, in_seconds = deploy({})
+        ended = time.monotonic()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {server: status["state"] for server, status in pool().items()} == {UPSTREAM[app]: "up" for app in APPS}
+    # Before the change, HAProxy got app2 at the start of the run, while its service was still down.
+    samples = list(zip(watch.samples, watch.members))
+    assert not [t for (t, _, pids), members in samples if UPSTREAM[second] in members and not pids[second]], \
+        "app2 was in the pool before its service ran"
+    started = min(t for (t, _, pids), _ in samples if pids[second])
+    joined = min((t for (t, _, _), members in samples if UPSTREAM[second] in members), default=ended)
+    release_id, _, _ = host_line(proc.stdout, second)  # the play's line for app2, after its gate
+    assert current_release(second).endswith("/" + release_id)
+    assert proof(first) == untouched, "app1 untouched: same MainPID and workers"
+    figures.append({"operation": "scale out: cluster.yml with app2 back (joins after its gate)", "load": report,
+                    "measured": f"deploy {in_seconds:.0f} s; app2 joined {joined - started:.1f} s after its "
+                                "service started; app1 untouched"})
+    assert report["failed"] == 0, no_failures(report)
+
+
 def test_rollback_without_a_target_drains_each_host_and_ends_on_one_release(load, figures):
     live = {app: current_release(app) for app in APPS}
     previous = {app: on(app, "readlink", f"/srv/{APP}/previous").strip() for app in APPS}
@@ -359,3 +397,4 @@ def test_rollback_without_a_target_drains_each_host_and_ends_on_one_release(load
                     "measured": f"rollback {seconds:.0f} s; every host on {previous[APPS[0]].rsplit('/', 1)[1]}, "
                                 f"VERSION {versions}"})
     assert report["failed"] == 0, no_failures(report)
+
