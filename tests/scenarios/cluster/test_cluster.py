@@ -345,15 +345,22 @@ def test_an_app_host_leaves_drained_and_joins_after_its_gate(load, figures):
     """Scale in: the cluster playbook with app2 gone from the app hosts' group drains it on the load
     balancer, then drops it from HAProxy; app2's service is stopped (the runbook's next step).
     Scale out: with app2 back in the group, app2 starts, passes its health gate, and only then
-    joins the pool. app1 is untouched by both; neither costs a request."""
+    joins the pool. app1's service is untouched by both; neither costs a request. The scale-in run
+    also turns the firewall off (cluster_firewall: false) on app1, its one app host: the table goes;
+    the scale-out run brings it back."""
     first, second = APPS
     untouched = proof(first)
+    table = f"table inet asgi_uvicorn_{APP}"
     with load() as report, Watch() as watch:
-        proc, out_seconds = run_cluster_with_apps([first], LIVE)
+        proc, out_seconds = run_cluster_with_apps([first], {**LIVE, "cluster_firewall": False})
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert set(pool()) == {UPSTREAM[first]}, pool()
         on(second, "systemctl", "stop", f"{APP}.service")
     assert any(UPSTREAM[second] in down for _, down, _ in watch.samples), "app2 left without a drain"
+    assert table not in on(first, "nft", "list", "tables") and table in on(second, "nft", "list", "tables")
+    assert on(first, "systemctl", "is-enabled", f"asgi-uvicorn-firewall@{APP}.service", check=False).strip() \
+        == "disabled"
+    assert reach(second, first)[0] == "200", "with the firewall off, the other app host reaches app1"
     figures.append({"operation": "scale in: cluster.yml without app2 (drained, then dropped)", "load": report,
                     "measured": f"deploy {out_seconds:.0f} s; app2 drained ~"
                                 f"{sum(UPSTREAM[second] in down for _, down, _ in watch.samples) * 0.3:.1f} s"})
@@ -373,6 +380,7 @@ def test_an_app_host_leaves_drained_and_joins_after_its_gate(load, figures):
     release_id, _, _ = host_line(proc.stdout, second)  # the play's line for app2, after its gate
     assert current_release(second).endswith("/" + release_id)
     assert proof(first) == untouched, "app1 untouched: same MainPID and workers"
+    assert table in on(first, "nft", "list", "tables") and reach(second, first)[0] == "refused"
     figures.append({"operation": "scale out: cluster.yml with app2 back (joins after its gate)", "load": report,
                     "measured": f"deploy {in_seconds:.0f} s; app2 joined {joined - started:.1f} s after its "
                                 "service started; app1 untouched"})
