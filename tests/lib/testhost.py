@@ -54,9 +54,10 @@ def system_state(name: str) -> str:
 def run(name: str, hostname: str, image: str, network: dict | None = None) -> None:
     """Replace any container `name` with a new host, booting in the background."""
     remove(name)
-    # systemd as PID 1 without --privileged (which fails on these machines). SIGRTMIN+3 shuts
-    # systemd down cleanly; docker's default SIGTERM waits 10 s and kills.
-    flags = ["--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    # systemd as PID 1 without --privileged (which fails on these machines); NET_ADMIN for the
+    # hosts' own nftables rules. SIGRTMIN+3 shuts systemd down cleanly; docker's default SIGTERM
+    # waits 10 s and kills.
+    flags = ["--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
              "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp", "--stop-signal", "SIGRTMIN+3"]
     if network:
         flags += ["--network", network["name"]] + (["--ip", network["address"]] if "address" in network else [])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lib"))
 
 from scenario import *  # noqa: E402,F401,F403  (pytest finds fixtures by name in conftest)
-from scenario import LOADCLIENT, curl, figures_table, load_table, load_through_nginx, run_deploy, wait_for  # noqa: E402
+from scenario import LOADCLIENT, ansible_env, curl, figures_table, load_table, load_through_nginx, run_deploy, wait_for  # noqa: E402
 
 import testhost  # noqa: E402
 
@@ -61,11 +62,48 @@ def current_release(app: str) -> str:
 
 
 def direct(app: str, path: str = "/health") -> dict:
-    """GET http://<app host>:8000<path> from the controller, past the load balancer."""
-    out = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://{UPSTREAM[app]}{path}"],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    """GET http://<app host>:8000<path> from the load balancer (the app port's firewall lets only
+    it in), past its nginx and HAProxy."""
+    return json.loads(on(LB, "python3", "-c", "import sys, urllib.request; print(urllib.request.urlopen("
+                         "sys.argv[1], timeout=5).read().decode())", f"http://{UPSTREAM[app]}{path}"))
+
+
+# Connects to host:port, sends GET /health; prints the status line's code, or how the connection failed.
+REACH = """import socket, sys, time
+start = time.monotonic()
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as s:
+        s.sendall(b"GET /health HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n")
+        answer = s.recv(64).split(b" ")[1].decode()
+except ConnectionRefusedError:
+    answer = "refused"
+except (TimeoutError, socket.timeout):
+    answer = "timeout"
+print(answer, round((time.monotonic() - start) * 1000, 1))
+"""
+
+
+def reach(source: str, app: str) -> tuple[str, float]:
+    """From a host of the cluster (or "controller": through the Docker bridge), connect to an app
+    host's Uvicorn port: ("200", ms) when served, ("refused", ms) or ("timeout", ms) when not."""
+    args = [REACH, ADDRESS[app], "8000"]
+    out = (subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=30).stdout
+           if source == "controller" else on(source, "python3", "-c", *args))
+    answer, ms = out.split()
+    return answer, float(ms)
+
+
+def run_cluster_with_apps(apps: list[str], extra: dict) -> tuple[subprocess.CompletedProcess, float]:
+    """playbooks/cluster.yml with only `apps` in the app hosts' group: a group of an extra inventory
+    source (cluster_app_group), as if the others were gone from the inventory."""
+    with tempfile.TemporaryDirectory() as directory:
+        groups = Path(directory) / "groups.yml"
+        groups.write_text(json.dumps({"scaled": {"hosts": {app: None for app in apps}}}))
+        start = time.monotonic()
+        proc = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-i", str(groups),
+                               "asgi.uvicorn.cluster", "-e", json.dumps({**extra, "cluster_app_group": "scaled"})],
+                              capture_output=True, text=True, timeout=600, env=ansible_env())
+        return proc, time.monotonic() - start
 
 
 class Watch:
@@ -74,13 +112,18 @@ class Watch:
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, set[str], dict[str, int]]] = []
+        # The servers HAProxy had at each sample (the pool's members), by the samples' index.
+        self.members: list[set[str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             pids = {app: testhost.main_pid(app, APP) for app in APPS}
-            self.samples.append((time.monotonic(), drained(), pids))
+            servers = pool()
+            self.samples.append((time.monotonic(), {s for s, status in servers.items() if status["state"] == "drain"},
+                                 pids))
+            self.members.append(set(servers))
             self._stop.wait(0.3)
 
     def __enter__(self) -> "Watch":

@@ -15,7 +15,7 @@ import time
 
 import pytest
 from conftest import (ADDRESS, APP, APPS, LB, SITE_FILE, UPSTREAM, Watch, app_release, current_release,
-                      direct, drained, on, plain_load, pool, run_cluster, wait_for)
+                      direct, drained, on, plain_load, pool, reach, run_cluster, run_cluster_with_apps, wait_for)
 
 import testhost
 
@@ -92,13 +92,25 @@ def test_forged_forwarding_headers_through_the_lb_do_not_change_the_client(via_l
     assert seen["scheme"] == "https" and seen["host"] == LB, seen
     assert seen["forwarding_headers"]["x-forwarded-for"] == CLIENT, seen
     assert seen["forwarding_headers"]["forwarded"] is None, seen
-    # Straight to an app host, not from a load balancer: Uvicorn believes none of it either.
+    # Straight to an app host, past the load balancer, no header reaches the app at all: the port
+    # refuses every source but the load balancers (the next check).
+
+
+def test_only_the_load_balancers_reach_the_app_port():
+    """The service role's nftables table on each app host (service_firewall, on in a cluster):
+    Uvicorn's port answers the load balancer and the host itself, and refuses the other app host
+    and the controller (through the Docker bridge)."""
+    first, second = APPS
+    seen = {f"{source.rsplit('-', 1)[-1]} -> {app.rsplit('-', 1)[1]}": reach(source, app)
+            for source, app in [(LB, first), (LB, second), (first, first), ("controller", first),
+                                ("controller", second), (second, first), (first, second)]}
+    print(f"\napp port (8000) from each source: {seen}")
+    assert [answer for answer, _ in seen.values()] == ["200"] * 3 + ["refused"] * 4, seen
     for app in APPS:
-        out = subprocess.run(["curl", "-sS", "--max-time", "5", "-H", "X-Forwarded-For: 203.0.113.7",
-                              "-H", "X-Forwarded-Proto: https", f"http://{UPSTREAM[app]}/request"],
-                             capture_output=True, text=True, timeout=30)
-        seen = json.loads(out.stdout)
-        assert seen["client"] == CLIENT and seen["scheme"] == "http", seen
+        assert on(app, "systemctl", "is-enabled", f"asgi-uvicorn-firewall@{APP}.service").strip() == "enabled"
+        assert f"table inet asgi_uvicorn_{APP}" in on(app, "nft", "list", "tables")
+    # A table of the user's, which the next deploys must leave as it is.
+    on(first, "nft", "add", "table", "inet", "users_own")
 
 
 def state() -> dict:
@@ -150,10 +162,14 @@ def test_rolling_code_deploy_drops_nothing(load, figures, tmp_path):
 def test_restart_takes_each_host_out_of_the_pool(load, figures):
     before = {app: proof(app)["main_pid"] for app in APPS}
     assert all(before.values())
-    # A unit option: the service must restart.
+    # A unit option: the service must restart. The same deploy lets the controller reach the app
+    # port too (cluster_firewall_allow): the firewall follows the deploy's list.
     with load() as report, Watch() as watch:
-        proc, seconds = deploy({"service_timeout_graceful_shutdown": 20})
+        proc, seconds = deploy({"service_timeout_graceful_shutdown": 20, "cluster_firewall_allow": [CLIENT]})
     assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {app: reach("controller", app)[0] for app in APPS} == {app: "200" for app in APPS}
+    assert reach(APPS[0], APPS[1])[0] == "refused"
+    assert "table inet users_own" in on(APPS[0], "nft", "list", "tables"), "the user's table stays"
     after = {app: proof(app)["main_pid"] for app in APPS}
     # The first time the watch saw a host's MainPID change (stopped, or a new one), the load
     # balancer already marked it down.
@@ -199,6 +215,12 @@ def test_stopped_app_host_is_skipped_and_rejoins(load, figures, via_lb):
     def state() -> str:
         return pool()[UPSTREAM[victim]]["state"]
 
+    # The distribution's nftables.service (its ruleset begins with "flush ruleset") leaves the
+    # table in place; the restart below brings back Docker's own rules, which it flushes too.
+    on(victim, "systemctl", "restart", "nftables.service")
+    tables = on(victim, "nft", "list", "tables")
+    assert "table inet filter" in tables and f"table inet asgi_uvicorn_{APP}" in tables, tables
+    assert reach(APPS[0], victim)[0] == "refused"
     with load() as report:
         stopped = time.monotonic()
         testhost.docker("stop", victim)
@@ -208,6 +230,9 @@ def test_stopped_app_host_is_skipped_and_rejoins(load, figures, via_lb):
         wait_for(lambda: state() == "up", "the load balancer taking the host back", timeout=120, interval=0.2)
         back = time.monotonic() - stopped
     served_by = {json.loads(via_lb("/host").body)["host"] for _ in range(30)}
+    # The firewall came back with the host's boot: the other app host is refused, the controller
+    # (cluster_firewall_allow since the restart's deploy) served.
+    assert (reach(APPS[0], victim)[0], reach("controller", victim)[0]) == ("refused", "200")
     figures.append({"operation": f"docker stop / start of {victim.rsplit('-', 1)[1]}", "load": report,
                     "measured": f"out of rotation {out:.1f} s after the stop; back {back:.0f} s after it"})
     assert served_by == set(APPS), f"answered by {served_by}"
@@ -295,7 +320,7 @@ def test_frozen_app_host_costs_seconds_not_failures(load, figures):
 
 
 def test_a_playbook_whose_target_matches_no_host_fails():
-    for playbook, extra in (("rollback.yml", {"target": "no_such_group"}),
+    for playbook, extra in (("deploy.yml", {"target": "no_such_group"}), ("rollback.yml", {"target": "no_such_group"}),
                             ("maintenance.yml", {"target": "no_such_group", "state": "on"}),
                             ("cluster.yml", {"cluster_app_group": "no_such_group"})):
         proc, _ = run_cluster(extra, playbook=playbook)
@@ -316,6 +341,52 @@ def test_maintenance_switches_every_load_balancer_without_a_target(via_lb):
     assert via_lb("/host").status == 200
 
 
+def test_an_app_host_leaves_drained_and_joins_after_its_gate(load, figures):
+    """Scale in: the cluster playbook with app2 gone from the app hosts' group drains it on the load
+    balancer, then drops it from HAProxy; app2's service is stopped (the runbook's next step).
+    Scale out: with app2 back in the group, app2 starts, passes its health gate, and only then
+    joins the pool. app1's service is untouched by both; neither costs a request. The scale-in run
+    also turns the firewall off (cluster_firewall: false) on app1, its one app host: the table goes;
+    the scale-out run brings it back."""
+    first, second = APPS
+    untouched = proof(first)
+    table = f"table inet asgi_uvicorn_{APP}"
+    with load() as report, Watch() as watch:
+        proc, out_seconds = run_cluster_with_apps([first], {**LIVE, "cluster_firewall": False})
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert set(pool()) == {UPSTREAM[first]}, pool()
+        on(second, "systemctl", "stop", f"{APP}.service")
+    assert any(UPSTREAM[second] in down for _, down, _ in watch.samples), "app2 left without a drain"
+    assert table not in on(first, "nft", "list", "tables") and table in on(second, "nft", "list", "tables")
+    assert on(first, "systemctl", "is-enabled", f"asgi-uvicorn-firewall@{APP}.service", check=False).strip() \
+        == "disabled"
+    assert reach(second, first)[0] == "200", "with the firewall off, the other app host reaches app1"
+    figures.append({"operation": "scale in: cluster.yml without app2 (drained, then dropped)", "load": report,
+                    "measured": f"deploy {out_seconds:.0f} s; app2 drained ~"
+                                f"{sum(UPSTREAM[second] in down for _, down, _ in watch.samples) * 0.3:.1f} s"})
+    assert report["failed"] == 0, no_failures(report)
+
+    with load() as report, Watch() as watch:
+        proc, in_seconds = deploy({})
+        ended = time.monotonic()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {server: status["state"] for server, status in pool().items()} == {UPSTREAM[app]: "up" for app in APPS}
+    # Before the change, HAProxy got app2 at the start of the run, while its service was still down.
+    samples = list(zip(watch.samples, watch.members))
+    assert not [t for (t, _, pids), members in samples if UPSTREAM[second] in members and not pids[second]], \
+        "app2 was in the pool before its service ran"
+    started = min(t for (t, _, pids), _ in samples if pids[second])
+    joined = min((t for (t, _, _), members in samples if UPSTREAM[second] in members), default=ended)
+    release_id, _, _ = host_line(proc.stdout, second)  # the play's line for app2, after its gate
+    assert current_release(second).endswith("/" + release_id)
+    assert proof(first) == untouched, "app1 untouched: same MainPID and workers"
+    assert table in on(first, "nft", "list", "tables") and reach(second, first)[0] == "refused"
+    figures.append({"operation": "scale out: cluster.yml with app2 back (joins after its gate)", "load": report,
+                    "measured": f"deploy {in_seconds:.0f} s; app2 joined {joined - started:.1f} s after its "
+                                "service started; app1 untouched"})
+    assert report["failed"] == 0, no_failures(report)
+
+
 def test_rollback_without_a_target_drains_each_host_and_ends_on_one_release(load, figures):
     live = {app: current_release(app) for app in APPS}
     previous = {app: on(app, "readlink", f"/srv/{APP}/previous").strip() for app in APPS}
@@ -334,3 +405,4 @@ def test_rollback_without_a_target_drains_each_host_and_ends_on_one_release(load
                     "measured": f"rollback {seconds:.0f} s; every host on {previous[APPS[0]].rsplit('/', 1)[1]}, "
                                 f"VERSION {versions}"})
     assert report["failed"] == 0, no_failures(report)
+
