@@ -69,9 +69,10 @@ def test_a_host_renews_while_its_names_resolve_to_its_peer(host, hosts, names, r
                     f"issuer {issuers[renewer]}"})
     print(f"\n{renewing}: the CA ({hosts[ca_name()]}) reached {reached} ({hosts[reached]}): {at_reached}\n"
           f"  which asked {renewer} ({hosts[renewer]}): {at_renewer}\n  issuers (verified to pebble's root): {issuers}")
-    # One HTTP-01 token per name (pebble fetches each more than once), every fetch answered.
+    # At most one HTTP-01 token per name (pebble fetches each more than once; it may still reuse
+    # a name's valid authorization now and then), every fetch answered.
     tokens = {path for client, path, _ in at_reached if client == hosts[ca_name()]}
-    assert len(tokens) == len(names) and all(status == 200 for _, _, status in at_reached), at_reached
+    assert 1 <= len(tokens) <= len(names) and all(status == 200 for _, _, status in at_reached), at_reached
     assert {path for client, path, status in at_renewer if client == hosts[reached] and status == 200} == tokens
     assert all(client != hosts[ca_name()] for client, _, _ in at_renewer), "the CA reached the renewing host"
     for name in (first, PEER):
