@@ -48,6 +48,10 @@ options:
         description: C(current) points to another release.
         type: bool
         default: false
+      tls_changed:
+        description: The TLS certificate, key or client CA changed (new workers load them, as a new release).
+        type: bool
+        default: false
       supervised:
         description: A Uvicorn supervisor runs (2 or more workers).
         type: bool
@@ -103,6 +107,7 @@ class Changes:
     workers_changed: bool = False
     env_changed: bool = False
     release_changed: bool = False
+    tls_changed: bool = False
     supervised: bool = False
 
 
@@ -127,11 +132,12 @@ def decide(changes: Changes) -> Decision:
     live = changes.supervised and changes.workers >= 2
     if changes.workers_changed and not live:
         return Decision("restart", f"{changes.workers} worker(s) cannot be reached without a supervisor")
-    if changes.release_changed and not changes.supervised:
-        return Decision("restart", "the release changed and a single process cannot reload")
-    if changes.release_changed:
-        return Decision("reload", "the release changed; a rolling restart keeps serving",
-                        scale=changes.workers_changed)
+    # Each new worker reads the code and the TLS files afresh.
+    new = "the release" if changes.release_changed else "the certificate" if changes.tls_changed else ""
+    if new and not changes.supervised:
+        return Decision("restart", f"{new} changed and a single process cannot reload")
+    if new:
+        return Decision("reload", f"{new} changed; a rolling restart keeps serving", scale=changes.workers_changed)
     if changes.workers_changed:
         return Decision("scale", f"the worker count changed to {changes.workers}; applied live", scale=True)
     return Decision("none", "nothing changed")

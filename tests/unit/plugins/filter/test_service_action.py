@@ -21,7 +21,10 @@ RUNNING = {"supervised": True, "workers": 4}
     ({"env_changed": True, "release_changed": True}, "restart", False, False),
     ({"unit_changed": True, "workers_changed": True}, "restart", False, False),
     ({"socket_changed": True}, "restart", False, True),
-], ids=["nothing", "just-started", "release", "release-and-count", "count", "env", "unit", "socket"])
+    ({"tls_changed": True}, "reload", False, False),
+    ({"tls_changed": True, "unit_changed": True}, "restart", False, False),
+], ids=["nothing", "just-started", "release", "release-and-count", "count", "env", "unit", "socket", "certificate",
+        "certificate-and-unit"])
 def test_supervised_service(changes, action, scale, socket):
     decision = service_action({**RUNNING, **changes})
     assert (decision["action"], decision["scale"], decision["restart_socket"]) == (action, scale, socket)
@@ -30,6 +33,11 @@ def test_supervised_service(changes, action, scale, socket):
 
 def test_a_single_process_restarts_for_a_release_it_cannot_reload():
     assert service_action({"release_changed": True, "supervised": False, "workers": 1})["action"] == "restart"
+
+
+def test_a_single_process_restarts_for_a_certificate():
+    decision = service_action({"tls_changed": True, "supervised": False, "workers": 1})
+    assert decision["action"] == "restart" and "certificate" in decision["reason"]
 
 
 def test_crossing_one_worker_restarts():
