@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import subprocess
 import time
 
@@ -94,6 +96,28 @@ def test_forged_forwarding_headers_through_the_lb_do_not_change_the_client(via_l
     assert seen["forwarding_headers"]["forwarded"] is None, seen
     # Straight to an app host, past the load balancer, no header reaches the app at all: the port
     # refuses every source but the load balancers (the next check).
+
+
+def test_an_idle_websocket_outlives_the_read_timeout(cluster_cacert):
+    """HAProxy's `timeout server` bounds the wait for an HTTP answer (a hung host costs seconds);
+    an upgraded connection has `timeout tunnel` instead, so a WebSocket left idle for longer than
+    the read timeout still echoes on the same connection."""
+    from websockets.sync.client import connect
+
+    read_timeout = int(re.search(r"^\s*timeout server (\d+)s$", on(LB, "cat", "/etc/haproxy/haproxy.cfg"), re.M).group(1))
+    context = ssl.create_default_context(cafile=str(cluster_cacert))
+    sock = socket.create_connection((ADDRESS[LB], 443), timeout=10)
+    with connect(f"wss://{LB}/ws", sock=sock, ssl=context, server_hostname=LB, open_timeout=10) as ws:
+        ws.send("before")
+        before = ws.recv(timeout=10)
+        # The idle time is what is checked: there is no condition to wait for.
+        time.sleep(read_timeout + 2)
+        ws.send("after")
+        after = ws.recv(timeout=10)
+    print(f"\nWebSocket through the load balancer: idle {read_timeout + 2} s (timeout server {read_timeout} s), "
+          f"then echoed {after!r}")
+    worker = before.split(":")[0]
+    assert (before, after) == (f"{worker}:before", f"{worker}:after"), (before, after)
 
 
 def test_only_the_load_balancers_reach_the_app_port():
