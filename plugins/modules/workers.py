@@ -222,14 +222,14 @@ import signal
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_proc import (
+from ansible_collections.asgi.uvicorn.plugins.module_utils._workers_proc import (
     Fatal,
     NotReady,
     Snapshot,
     Worker,
     find_workers,
 )
-from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_wait import (
+from ansible_collections.asgi.uvicorn.plugins.module_utils._workers_wait import (
     Reader,
     UnitState,
     WaitResult,

@@ -55,7 +55,7 @@ CLK_TCK = 100
 
 
 class FakeProc:
-    """Writes just enough of /proc/<pid>/{stat,cmdline,status,environ} for workers_proc."""
+    """Writes just enough of /proc/<pid>/{stat,cmdline,status,environ} for _workers_proc."""
 
     def __init__(self, root) -> None:
         self.root = root

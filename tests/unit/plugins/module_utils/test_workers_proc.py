@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.asgi.uvicorn.plugins.module_utils import workers_proc as wp
+from ansible_collections.asgi.uvicorn.plugins.module_utils import _workers_proc as wp
 
 
 # ------------------------------------------------------------- parsing ---

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from ansible_collections.asgi.uvicorn.plugins.module_utils import workers_proc as wp
-from ansible_collections.asgi.uvicorn.plugins.module_utils import workers_wait as ww
+from ansible_collections.asgi.uvicorn.plugins.module_utils import _workers_proc as wp
+from ansible_collections.asgi.uvicorn.plugins.module_utils import _workers_wait as ww
 
 
 # ------------------------------------------------------------- parsing ---

@@ -5,6 +5,9 @@
 
 """Wait for, and scale, the workers of a Uvicorn service.
 
+Internal to the asgi.uvicorn collection (its workers module): not part of the
+public API; it can change or go in any release, without deprecation.
+
 Where its main process is (a systemd unit's state, a pidfile), polling a
 snapshot reader until the expected worker set is there and stable, moving a
 supervisor one signal at a time, and the message a person reads on failure.
@@ -17,7 +20,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.asgi.uvicorn.plugins.module_utils.workers_proc import (
+from ansible_collections.asgi.uvicorn.plugins.module_utils._workers_proc import (
     Fatal,
     NotReady,
     Snapshot,

@@ -5,6 +5,9 @@
 
 """Find the worker processes of a Uvicorn supervisor by reading a /proc tree.
 
+Internal to the asgi.uvicorn collection (its workers module): not part of the
+public API; it can change or go in any release, without deprecation.
+
 Everything here is a plain function over a ``proc_root`` directory so that the
 unit tests can feed fabricated trees; nothing imports psutil or Ansible.
 
