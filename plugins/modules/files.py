@@ -24,17 +24,17 @@ description:
     O(asgi.uvicorn.managed_files#filter:remove=true). A top-level directory such as C(/srv) is never removed.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
+extends_documentation_fragment:
+  - asgi.uvicorn._attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
     support: full
     details: The content of O(files[].private_content) is never shown.
-  platform:
-    description: Target OS/families that can be operated against.
+  idempotent:
     support: full
+  platform:
     platforms: posix
 options:
   files:

@@ -29,13 +29,20 @@ description:
     and reports C(changed). Otherwise it never changes anything.
 author:
   - asgi.uvicorn maintainers (@asgi-uvicorn)
+extends_documentation_fragment:
+  - asgi.uvicorn._attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: With O(scale=true), nothing is signalled; C(changed) says whether the count would change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
+  idempotent:
+    support: full
+    details: Once O(scale=true) has brought the count to O(expected), a second run finds nothing to change.
+  platform:
+    platforms: linux
+    details: Reads C(/proc).
 options:
   unit:
     description:
@@ -87,7 +94,6 @@ options:
     type: bool
     default: false
 notes:
-  - Linux only, as it reads C(/proc).
   - Run with privileges (C(become)) when the service runs as another user; otherwise its environment
     (C(WEB_CONCURRENCY)) cannot be read and a Uvicorn started without C(--workers) is judged by its children.
   - Uvicorn started programmatically (calling C(uvicorn.run) inside a script) is recognised when it runs several
