@@ -8,9 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 name: managed_files
-short_description: A role's list of the files it writes, ready for asgi.uvicorn.files
+short_description: "[INTERNAL] A role's list of the files it writes, ready for asgi.uvicorn.files"
 version_added: 0.3.0
 description:
+  - B(Internal to the collection) (used by every role for its list of files) - not part of the public API;
+    it can change or go in any release, without deprecation.
   - Takes a role's C(__<role>_files) list and drops the entries whose C(when) is false.
   - With O(contents) (the templates of the remaining entries rendered once, in order, by
     C(query('ansible.builtin.template', ...))) it returns the entries as M(asgi.uvicorn.files) takes

@@ -8,9 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 name: service_action
-short_description: What a change needs from a running Uvicorn service
+short_description: "[INTERNAL] What a change needs from a running Uvicorn service"
 version_added: 0.2.0
 description:
+  - B(Internal to the collection) (used by the P(asgi.uvicorn.service#role) role) - not part of the public API;
+    it can change or go in any release, without deprecation.
   - The one place that decides how the C(asgi.uvicorn.service) role applies a change to a running
     service - V(none), V(scale) (add or retire workers live), V(reload) (Uvicorn's rolling restart,
     after a live scale when the worker count changed too) or V(restart).

@@ -8,9 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 name: valid
-short_description: Whether a value may be written as it is into a unit file, an nginx site or a path
+short_description: "[INTERNAL] Whether a value may be written as it is into a unit file, an nginx site or a path"
 version_added: 0.2.0
 description:
+  - B(Internal to the collection) (used by the roles' and playbooks' checks) - not part of the public API;
+    it can change or go in any release, without deprecation.
   - One definition of each rule the roles' checks share. A value that passes is spliced into
     systemd units, nginx sites and paths with no quoting.
   - A list passes when every item does.

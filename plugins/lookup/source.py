@@ -8,9 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 name: source
-short_description: Digest and archive of an app's source directory or file on the controller, in one walk
+short_description: "[INTERNAL] Digest and archive of an app's source directory or file on the controller, in one walk"
 version_added: 0.4.0
 description:
+  - B(Internal to the collection) (used by the P(asgi.uvicorn.app#role) role) - not part of the public API;
+    it can change or go in any release, without deprecation.
   - For a directory, one walk lists the regular files that are not excluded (no links), in byte
     order of their paths; the digest is the SHA-256 of their C(sha256sum) lines
     (C(<hex>  ./path)), and the archive C(<dir>/<digest>.tar.gz) holds exactly those files. It is
