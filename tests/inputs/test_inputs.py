@@ -118,6 +118,10 @@ BAD = [
     ("gate-path", {"release_gate_path": "ready"}, "release_gate_path (proxy_health_path) must be a URL path"),
     ("gate-journal-lines", {"release_gate_journal_lines": -1}, "release_gate_journal_lines must be from 0 to 10000 lines"),
     ("app-down", {"proxy_app_down": "maybe"}, "proxy_app_down"),
+    # A 0.1.0 name still works (until 2.0.0): its value goes to the new name and its checks.
+    ("renamed-keep", {"app_keep_releases": 1}, "release_keep must be at least 2 (the current release and one to roll back to), got '1'"),
+    ("renamed-gate-timeout", {"app_gate_timeout": "abc"}, "argument 'release_gate_timeout' is of type str"),
+    ("renamed-tls-mode", {"proxy_tls_mode": "bogus"}, "value of tls_mode must be one of: selfsigned, provided, acme, got: bogus"),
     # The proxy role: names, TLS, upstreams.
     ("server-name-space", {"server_name": "bad name.example.com"}, "proxy_server_name (-e server_name=...) must be a DNS name"),
     ("server-name-semicolon", {"server_name": "example.com;evil"}, "proxy_server_name (-e server_name=...) must be a DNS name"),
@@ -163,6 +167,7 @@ BAD = [
     ("lb-health-port-443", {"proxy_lb_health_port": 443}, "proxy_lb_health_port must be 0 (none) or a port from 1 to 65535 other than 80 and 443"),
 ]
 GOOD = [
+    ("renamed", {"app_keep_releases": 4, "app_gate_timeout": 30, "proxy_tls_mode": "selfsigned", "proxy_selfsigned_days": 100}),
     ("defaults", {}),
     ("workers-auto", {"workers": "auto"}),
     ("features", FEATURES),
