@@ -8,10 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 name: renamed
-short_description: The values of variables still set under their old names, with a deprecation warning for each
+short_description: "[INTERNAL] The values of variables still set under their old names, with a deprecation warning for each"
 version_added: 1.0.0
 description:
-  - Internal to the roles of this collection, not part of its public API.
+  - B(Internal to the collection) (used by the roles' checks) - not part of the public API;
+    it can change or go in any release, without deprecation.
   - For each old name in O(_input) that the host's variables set, says (as a deprecation
     warning, removal in 2.0.0) which name replaces it, and returns the value to give the new
     name. When the new name is set too, the old one is ignored, and the warning says so.
