@@ -5,7 +5,7 @@ side check them all.
 
 That nothing changes on a real host when a check fails is each scenario's one on-host case
 (scenario.assert_bad_input_changes_nothing); here is every rule's case, in seconds. Add a case
-here for each new rule.
+here for each new rule; test_coverage.py fails for an option of an argument spec with no case.
 
     python -m pytest tests/inputs      (with the project's venv on PATH)
 """
