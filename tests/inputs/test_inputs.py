@@ -5,7 +5,7 @@ side check them all.
 
 That nothing changes on a real host when a check fails is each scenario's one on-host case
 (scenario.assert_bad_input_changes_nothing); here is every rule's case, in seconds. Add a case
-here for each new rule.
+here for each new rule; test_coverage.py fails for an option of an argument spec with no case.
 
     python -m pytest tests/inputs      (with the project's venv on PATH)
 """
@@ -46,6 +46,9 @@ KNOWN_HOST = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0Sd
 GIT_SSH = {"app_source_type": "git", "app_source": "git@git.example.com:team/app.git", "app_source_version": "v1",
            "app_source_ssh_key": str(PROJECT / "README.md"), "app_source_known_hosts": [KNOWN_HOST]}
 
+# A load balancer's: the balancer role's checks run for a case that gives balancer_servers.
+BALANCER = {"balancer_servers": ["10.0.0.5:8000", "[fd00::6]:8000"]}
+
 # (id, variables, what the failure message must say: the variable and, where the rule says it,
 # what is allowed). The variables are a deploy's -e, as the scenarios gave them.
 BAD = [
@@ -80,6 +83,21 @@ BAD = [
     ("tls-unix", {"service_tls_cert": PEM_CERT, "service_tls_key": PEM_KEY}, "service_tls_cert and service_tls_key must both be PEM"),
     ("gate-client-cert", {"release_gate_client_cert": "client.pem"},
      "release_gate_client_cert and release_gate_client_key must both be '' or both absolute paths"),
+    ("workers-max", {"service_workers_max": 0}, "service_workers_max must be from 1 to 1024 workers"),
+    ("service-name", {"service_name": "Bad.Name"}, "service_name must match ^[a-z][a-z0-9_-]{0,31}$"),
+    ("service-user", {"service_user": "bad user"}, "service_user, service_group and service_socket_group must be system user/group names"),
+    ("service-group", {"service_group": "x;y"}, "service_user, service_group and service_socket_group must be system user/group names"),
+    ("socket-group", {"service_socket_group": "www data"}, "service_user, service_group and service_socket_group must be system user/group names"),
+    ("service-app-root", {"service_app_root": "srv/app"}, "service_app_root and service_env_file must be absolute paths"),
+    ("service-env-file", {"service_env_file": "/etc/app/../shadow"}, "service_app_root and service_env_file must be absolute paths"),
+    ("graceful-shutdown", {"service_timeout_graceful_shutdown": -1}, "service_timeout_graceful_shutdown must be at least 0"),
+    ("worker-healthcheck", {"service_timeout_worker_healthcheck": 0}, "service_timeout_worker_healthcheck at least 1 second"),
+    ("max-requests", {"service_limit_max_requests": -1},
+     "service_limit_max_requests (0 never) and service_limit_max_requests_jitter must be 0 or more"),
+    ("max-requests-jitter", {"service_limit_max_requests_jitter": -1}, "service_limit_max_requests_jitter must be 0 or more"),
+    ("memory-high", {"service_memory_high": "lots"}, "service_memory_high/service_memory_max must be empty, bytes with K/M/G/T"),
+    ("tls-client-ca", {"service_bind": "tcp", "service_tls_cert": PEM_CERT, "service_tls_key": PEM_KEY, "service_tls_client_ca": "not PEM"},
+     "service_tls_client_ca empty or a PEM certificate"),
     # The app role.
     ("app-name", {"app_name": "Bad Name"}, "app_name must match ^[a-z][a-z0-9_-]{0,31}$"),
     ("app-source", {"app_source": "/nonexistent/app"}, "app_source must be an existing directory on the controller"),
@@ -110,9 +128,27 @@ BAD = [
      "app_source_ssh_key needs app_source_type git and an ssh URL in app_source"),
     ("git-source-user-root", {"app_source_type": "git", "app_source": str(PROJECT), "app_source_user": "root"},
      "app_source_user must be a system user name other than root and app_user, got 'root'"),
+    ("app-user", {"app_user": "Bad User"}, "app_user and app_group must be system user/group names"),
+    ("app-group", {"app_group": "-group"}, "app_user and app_group must be system user/group names"),
+    ("app-uvicorn-version", {"app_uvicorn_version": "0.54.0; rm -rf /"}, "app_uvicorn_version must be a version like 0.54.0"),
+    ("app-requirements", {"app_requirements": ["--pre"]}, "app_requirements items must be pip requirements"),
+    ("app-python", {"app_python": "python3"}, "app_python must be an absolute path"),
     ("app-env-key", {"app_env": {"BAD-KEY": "x"}}, "app_env keys must be environment variable names"),
     ("app-env-newline", {"app_env": {"SECRET": "two\nlines"}}, "app_env values must be single lines"),
     # The release role.
+    ("release-root", {"release_root": "srv/app"}, "release_root must be an absolute path"),
+    ("release-dir", {"release_dir": "releases/1"}, "release_dir must be an absolute path"),
+    ("gate-unit", {"release_gate_unit": "app; reboot"}, "release_gate_unit must be a systemd unit name"),
+    ("gate-workers", {"release_gate_workers": -2}, "release_gate_workers must be 0 (any number) or more workers"),
+    ("gate-host", {"release_gate_host": "app example.com"}, "release_gate_host must be a host name or an IPv4/IPv6 address"),
+    ("gate-url", {"release_gate_url": "ftp://app.example.com/health"}, "release_gate_url must be an http:// or https:// URL"),
+    ("gate-unix-socket", {"release_gate_unix_socket": "run/https.sock"}, "release_gate_unix_socket must be '' or an absolute path"),
+    ("gate-client-key", {"release_gate_client_cert": "/srv/app/tls/cert.pem", "release_gate_client_key": ""},
+     "release_gate_client_cert and release_gate_client_key must both be '' or both absolute paths"),
+    ("gate-timeout", {"release_gate_timeout": 0}, "release_gate_timeout and release_gate_request_timeout must be at least 1 second"),
+    ("gate-request-timeout", {"release_gate_request_timeout": -1},
+     "release_gate_timeout and release_gate_request_timeout must be at least 1 second"),
+    ("gate-retries", {"release_gate_health_retries": 0}, "release_gate_health_retries at least 1"),
     ("release-keep", {"release_keep": 1}, "release_keep must be at least 2"),
     ("gate-status", {"release_gate_status": 700}, "release_gate_status must be an HTTP status from 100 to 599"),
     ("gate-path", {"release_gate_path": "ready"}, "release_gate_path (proxy_health_path) must be a URL path"),
@@ -133,6 +169,30 @@ BAD = [
     ("trusted-proxies", {"proxy_trusted_proxies": ["10.0.0.1; allow all"]}, "proxy_trusted_proxies must be a list of IPv4/IPv6 addresses or networks"),
     ("selfsigned-days", {"tls_selfsigned_days": 825}, "tls_selfsigned_days must be from 1 to 398"),
     ("body-size", {"proxy_client_max_body_size": "10 MB"}, "proxy_client_max_body_size must be a size like 10m"),
+    ("site-name", {"proxy_site_name": "-site"}, "proxy_site_name must match ^[a-z][a-z0-9_-]{0,31}$"),
+    ("upstream-max-fails", {"proxy_upstream_max_fails": -1}, "proxy_upstream_max_fails must be at least 0"),
+    ("upstream-fail-timeout", {"proxy_upstream_fail_timeout": 0}, "proxy_upstream_fail_timeout at least 1 second"),
+    ("upstream-keepalive", {"proxy_upstream_keepalive": 0}, "proxy_upstream_keepalive must be at least 1 connection"),
+    ("upstream-keepalive-timeout", {"proxy_upstream_keepalive_timeout": 0}, "proxy_upstream_keepalive_timeout at least 1 second"),
+    ("ssl-certificate", {"proxy_ssl_certificate": "fullchain.pem"},
+     "proxy_ssl_certificate, proxy_ssl_certificate_key and proxy_challenge_root"),
+    ("ssl-certificate-key", {"proxy_ssl_certificate_key": "/etc/ssl/../key.pem"},
+     "proxy_ssl_certificate, proxy_ssl_certificate_key and proxy_challenge_root"),
+    ("challenge-root", {"proxy_challenge_root": "webroot"}, "proxy_ssl_certificate, proxy_ssl_certificate_key and proxy_challenge_root"),
+    ("hsts-max-age", {"proxy_hsts_max_age": -5},
+     "proxy_hsts_max_age must be 0 (browsers forget the site's HSTS) or more seconds, got '-5'"),
+    ("access-log-buffer", {"proxy_access_log_buffer": "64 kB"}, "proxy_access_log_buffer must be a size like 64k"),
+    ("connect-timeout", {"proxy_connect_timeout": 90}, "proxy_connect_timeout must be from 1 to 75 seconds"),
+    ("read-timeout", {"proxy_read_timeout": 0}, "proxy_read_timeout and proxy_send_timeout at least 1 second"),
+    ("send-timeout", {"proxy_send_timeout": -1}, "proxy_read_timeout and proxy_send_timeout at least 1 second"),
+    ("tls-name", {"tls_name": "Bad Name"}, "tls_name must match ^[a-z][a-z0-9_-]{0,31}$"),
+    ("tls-domains", {"tls_domains": []}, "tls_domains must be a non-empty list of DNS names"),
+    ("tls-cert-content", {"tls_mode": "provided", "tls_cert_content": "not PEM", "tls_key_content": PEM_KEY},
+     "tls_cert_content and tls_key_content must each be empty or PEM text"),
+    ("tls-key-content", {"tls_mode": "provided", "tls_cert_content": PEM_CERT, "tls_key_content": "not PEM"},
+     "tls_cert_content and tls_key_content must each be empty or PEM text"),
+    ("selfsigned-renew-days", {"tls_selfsigned_renew_days": 0}, "tls_selfsigned_renew_days from 1 to less than it"),
+    ("acme-reorder-days", {"tls_acme_reorder_days": 30}, "tls_acme_reorder_days must be from 1 to 29"),
     # ACME.
     ("acme-terms", {**ACME, "tls_acme_terms_agreed": False}, "tls_acme_terms_agreed must be true when tls_mode is acme"),
     ("acme-email", {**ACME, "tls_acme_email": ""}, "tls_acme_email must be the e-mail address of the ACME account"),
@@ -163,8 +223,31 @@ BAD = [
     ("maintenance-retry-after", {"proxy_maintenance_retry_after": 0}, "proxy_maintenance_retry_after must be 1 second or more"),
     ("error-pages", {"proxy_error_pages": "maybe"}, "proxy_error_pages"),
     ("health-path", {"proxy_health_path": "health"}, "proxy_health_path must be a URL path"),
+    ("static-group", {"proxy_static_locations": [STATIC], "proxy_static_group": "bad group"},
+     "proxy_static_owner/proxy_static_group must be system user and group names"),
+    ("static-immutable", {"proxy_static_locations": [{**STATIC, "immutable": "maybe"}]}, "immutable"),
+    ("limit-nodelay", {"proxy_limit_req": [{"prefix": "/api/", "rate": "10r/s", "nodelay": "maybe"}]}, "nodelay"),
     ("lb-health-port-range", {"proxy_lb_health_port": 70000}, "proxy_lb_health_port must be 0 (none) or a port from 1 to 65535 other than 80 and 443"),
     ("lb-health-port-443", {"proxy_lb_health_port": 443}, "proxy_lb_health_port must be 0 (none) or a port from 1 to 65535 other than 80 and 443"),
+    # The balancer role (a load balancer's).
+    ("balancer-site-name", {**BALANCER, "balancer_site_name": "Bad Name"}, "balancer_site_name must match ^[a-z][a-z0-9_-]{0,31}$"),
+    ("balancer-servers", {"balancer_servers": ["10.0.0.5:8000", "10.0.0.5:8000"]},
+     "balancer_servers must be a non-empty list of distinct host:port"),
+    ("balancer-servers-empty", {"balancer_servers": []}, "balancer_servers must be a non-empty list of distinct host:port"),
+    ("balancer-socket", {**BALANCER, "balancer_socket": "/tmp/app.sock"}, "balancer_socket must be a socket file in /run/haproxy/"),
+    ("balancer-check-path", {**BALANCER, "balancer_check_path": "/../health"}, "balancer_check_path must be a URL path"),
+    ("balancer-check-host", {**BALANCER, "balancer_check_host": "bad host"}, "balancer_check_host a host name"),
+    ("balancer-check-interval", {**BALANCER, "balancer_check_interval": 50}, "balancer_check_interval must be at least 100 ms"),
+    ("balancer-check-timeout", {**BALANCER, "balancer_check_timeout": 1000}, "balancer_check_timeout from 100 ms to the interval"),
+    ("balancer-check-fall", {**BALANCER, "balancer_check_fall": 0}, "balancer_check_fall and balancer_check_rise at least 1"),
+    ("balancer-check-rise", {**BALANCER, "balancer_check_rise": -1}, "balancer_check_fall and balancer_check_rise at least 1"),
+    ("balancer-slowstart", {**BALANCER, "balancer_slowstart": -1}, "balancer_slowstart at least 0"),
+    ("balancer-timeout-connect", {**BALANCER, "balancer_timeout_connect": 0}, "balancer_timeout_tunnel must be at least 1 second"),
+    ("balancer-timeout-server", {**BALANCER, "balancer_timeout_server": 0}, "balancer_timeout_tunnel must be at least 1 second"),
+    ("balancer-timeout-tunnel", {**BALANCER, "balancer_timeout_tunnel": -1}, "balancer_timeout_tunnel must be at least 1 second"),
+    ("balancer-retries", {**BALANCER, "balancer_retries": 11}, "balancer_retries from 0 to 10"),
+    ("balancer-tls-client-cert", {**BALANCER, "balancer_tls_ca": PEM_CERT, "balancer_tls_client_cert": PEM_CERT},
+     "balancer_tls_client_cert empty or PEM text of a certificate and its private key"),
 ]
 GOOD = [
     ("renamed", {"app_keep_releases": 4, "app_gate_timeout": 30, "proxy_tls_mode": "selfsigned", "proxy_selfsigned_days": 100}),
@@ -181,6 +264,7 @@ GOOD = [
     ("fastapi", {"service_launcher": "fastapi", "service_bind": "tcp", "service_proc_subset": "pid"}),
     ("tls", {"service_bind": "tcp", "service_tls_cert": PEM_CERT, "service_tls_key": PEM_KEY, "service_tls_client_ca": PEM_CERT,
              "release_gate_client_cert": "/srv/app/tls/cert.pem", "release_gate_client_key": "/srv/app/tls/key.pem"}),
+    ("balancer", {**BALANCER, "balancer_tls_ca": PEM_CERT, "balancer_tls_client_cert": PEM_CERT + PEM_KEY}),
     ("factory-health", {"service_factory": True, "app_module": "web:create_app", "proxy_health_path": "/ready",
                         "release_gate_status": 204, "proxy_app_down": "false"}),
 ]
@@ -192,10 +276,23 @@ OTHER = [
      "value of state must be one of: on, off, got: maybe"),
     ("cluster-port", "asgi.uvicorn.cluster", {"cluster_port": 70000},
      {"asgi_uvicorn_lb": {"port-lb": {}}, "asgi_uvicorn_app": {"port-app": {}}}, "cluster_port must be from 1 to 65535"),
+    ("cluster-serial", "asgi.uvicorn.cluster", {"cluster_serial": "0%"},
+     {"asgi_uvicorn_lb": {"serial-lb": {}}, "asgi_uvicorn_app": {"serial-app": {}}}, "cluster_serial must be a number of app hosts"),
+    ("cluster-drain-wait", "asgi.uvicorn.cluster", {"cluster_drain_wait": -1},
+     {"asgi_uvicorn_lb": {"drain-lb": {}}, "asgi_uvicorn_app": {"drain-app": {}}}, "cluster_drain_wait at least 0"),
+    ("cluster-firewall-allow", "asgi.uvicorn.cluster", {"cluster_firewall_allow": ["10.0.0.0/33"]},
+     {"asgi_uvicorn_lb": {"fw-lb": {}}, "asgi_uvicorn_app": {"fw-app": {}}},
+     "service_firewall_allow (in a cluster: cluster_firewall_allow) must list IPv4/IPv6 addresses or networks"),
+    ("cluster-tls-dir", "asgi.uvicorn.cluster", {"cluster_tls": True, "cluster_tls_dir": "cluster-tls"},
+     {"asgi_uvicorn_lb": {"tlsdir-lb": {}}, "asgi_uvicorn_app": {"tlsdir-app": {}}},
+     "With cluster_tls, cluster_tls_dir must be an absolute path"),
     # A group that matches no host fails on the controller, in the playbook's first play.
     ("cluster-group", "asgi.uvicorn.cluster", {"cluster_app_group": "no_such_group"},
      {"asgi_uvicorn_lb": {}, "controller": {"localhost": {}}},
      "The app hosts' group (cluster_app_group) 'no_such_group' matches no host of the inventory"),
+    ("cluster-lb-group", "asgi.uvicorn.cluster", {"cluster_lb_group": "no_such_lbs"},
+     {"asgi_uvicorn_app": {}, "controller": {"localhost": {}}},
+     "The load balancers' group (cluster_lb_group) 'no_such_lbs' matches no host of the inventory"),
     ("deploy-target", "asgi.uvicorn.deploy", {"target": "no_such_group"}, {"asgi_uvicorn": {}, "controller": {"localhost": {}}},
      "The target 'no_such_group' matches no host of the inventory"),
     ("cluster-address", "asgi.uvicorn.cluster", {},
@@ -302,10 +399,11 @@ def test_good_deploy_input_passes(run, host):
     assert stats, f"{host} never ran"
     assert stats["failures"] == 0 and stats["unreachable"] == 0 and stats["changed"] == 0, \
         (stats, failures(run["out"], host))
-    # Through to the last of the checks, the proxy role's rules.
-    assert any(task["task"]["name"] == "Check the proxy variables" and host in task["hosts"]
+    # Through to the last of the checks, the proxy role's rules (a load balancer's case: the balancer's).
+    last = "Check the balancer variables" if "balancer_servers" in dict(GOOD)[host.removeprefix("good-")] else "Check the proxy variables"
+    assert any(task["task"]["name"].endswith(last) and host in task["hosts"]
                and not task["hosts"][host].get("skipped")
-               for play in run["out"]["plays"] for task in play["tasks"]), f"{host} skipped the proxy checks"
+               for play in run["out"]["plays"] for task in play["tasks"]), f"{host} skipped the last checks ({last})"
 
 
 @pytest.mark.parametrize(("groups", "expected"), [(groups, expected) for *_, groups, expected in OTHER],
