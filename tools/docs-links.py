@@ -172,7 +172,12 @@ def check_site(site: Path, errors: list[str]) -> tuple[int, int, Counter[str]]:
                 errors.append(f"site {rel_page}: {link}: unexpected link")
                 continue
             internal += 1
-            target = path if not parts.path else (path.parent / unquote(parts.path)).resolve()
+            if not parts.path:
+                target = path
+            elif parts.path.startswith("/"):  # the site served at the server's root
+                target = (site / unquote(parts.path).lstrip("/")).resolve()
+            else:
+                target = (path.parent / unquote(parts.path)).resolve()
             if not target.exists():
                 errors.append(f"site {rel_page}: {link}: no such page or file in the site")
                 continue
