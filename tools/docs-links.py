@@ -39,7 +39,6 @@ PENDING = {"docs/versioning.md"}
 PAGES = ["README.md", "CONTRIBUTING.md", "SECURITY.md", "CODE_OF_CONDUCT.md", "docs/*.md", "roles/*/README.md"]
 
 
-
 def slug(text: str) -> str:
     text = text.strip().lower()
     text = re.sub(r"[^\w\- ]", "", text)

@@ -77,20 +77,6 @@ def plain(node: SyntaxTreeNode) -> str:
     return "".join(plain(c) for c in node.children)
 
 
-def heading_anchors(tree: SyntaxTreeNode) -> dict[str, str]:
-    """GitHub's anchor of each heading -> the heading's text."""
-    anchors: dict[str, str] = {}
-    seen: dict[str, int] = {}
-    for node in tree.walk():
-        if node.type == "heading":
-            text = plain(node.children[0])
-            base = slug(text)
-            n = seen.get(base, 0)
-            seen[base] = n + 1
-            anchors[base if n == 0 else f"{base}-{n}"] = text
-    return anchors
-
-
 def escape(text: str) -> str:
     return re.sub(r"([\\`*_|])", r"\\\1", text)
 
