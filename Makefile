@@ -21,7 +21,7 @@ SCENARIOS += $(filter-out $(SCENARIOS),$(patsubst molecule/%/molecule.yml,%,$(wi
 S ?= default
 
 .PHONY: help demo check test scenario bench docs-site requirements
-.PHONY: lint sanity unit inputs docs-check compat sanity-py312 sanity-core2.20 unit-py312 inputs-py312 galaxy-importer docs-lint bench-smoke
+.PHONY: lint sanity unit inputs docs-check docs-links compat sanity-py312 sanity-core2.20 unit-py312 inputs-py312 galaxy-importer docs-lint bench-smoke
 .PHONY: $(addprefix scenario-,$(SCENARIOS)) venv venv-py312 venv-core2.20 venv-tools image-bookworm image-trixie
 
 help:
@@ -30,7 +30,7 @@ help:
 	@echo "make scenario S=name   one Molecule scenario: $(SCENARIOS)"
 	@echo "make test              check, the other ansible-core lines, the reviewer's tools, every scenario"
 	@echo "make bench             the benchmark of docs/performance.md (5-9 minutes)"
-	@echo "make docs-site         the collection's docs site in .cache/docs-site/build/html"
+	@echo "make docs-site         the collection's docs site in .cache/docs-site/build/html, its links checked"
 
 # Set-up, each step skipped when already done: the venvs (tools/setup.sh) and the test host
 # images (tools/testhost.sh, with the Docker engine).
@@ -44,7 +44,7 @@ image-bookworm image-trixie: image-%:
 demo: | venv image-bookworm
 	@tools/demo.sh
 
-check: lint sanity unit inputs docs-check docs-lint
+check: lint sanity unit inputs docs-check docs-lint docs-links
 
 test: $(addprefix scenario-,$(SCENARIOS)) check compat bench-smoke
 
@@ -92,8 +92,9 @@ docs-check: | venv
 	antsibull-changelog lint
 
 # What needs no test host beyond `check`: sanity and the unit tests on the other ansible-core
-# lines, and what a Galaxy or Automation Hub reviewer runs on the built tarball.
-compat: sanity-py312 sanity-core2.20 unit-py312 inputs-py312 galaxy-importer
+# lines, and what a Galaxy or Automation Hub reviewer runs on the built tarball (galaxy-importer,
+# and the docs site as docs.ansible.com builds it, with its links checked).
+compat: sanity-py312 sanity-core2.20 unit-py312 inputs-py312 galaxy-importer docs-site
 
 sanity-py312 sanity-core2.20: sanity-%: | venv-%
 	tools/ansible-test.sh .venv-$*
@@ -113,6 +114,13 @@ docs-lint: | venv-tools
 	PATH=$(CURDIR)/.venv-tools/bin:$$PATH antsibull-docs lint-collection-docs --plugin-docs .
 	@echo "docs-lint: antsibull-docs lint-collection-docs --plugin-docs: no findings"
 
+# The guides' reStructuredText for the docs site is what tools/docs-rst.py makes from docs/*.md,
+# and every relative link of the Markdown pages names a file (and heading) of the repository.
+docs-links: | venv-tools
+	.venv-tools/bin/python tools/docs-rst.py --check
+	.venv-tools/bin/python tools/docs-links.py
+
+# The site, then every link in it (tools/docs-links.py --site; external links are not fetched).
 docs-site: | venv-tools
 	tools/docs-site.sh
 

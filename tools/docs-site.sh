@@ -2,8 +2,11 @@
 # `make docs-site`: the collection's docs as a reviewer or user reads them on docs.ansible.com,
 # built here: antsibull-docs' `sphinx-init` layout for asgi.uvicorn (conf.py, build.sh, rst/),
 # generated afresh in .cache/docs-site and built by its own build.sh (antsibull-docs renders
-# the module and role pages from the tarball as installed, then Sphinx makes HTML).
+# the module and role pages from the tarball as installed, then Sphinx makes HTML), then every
+# link in it checked (tools/docs-links.py --site).
 #
+# The guides (docs/*.md) are on it as the reStructuredText that tools/docs-rst.py makes of them
+# (docs/docsite/rst/, listed in docs/docsite/extra-docs.yml).
 #
 # Open .cache/docs-site/build/html/index.html in a browser; `python3 -m http.server -d
 # .cache/docs-site/build/html` serves it.
@@ -39,6 +42,8 @@ labels = [
      "ansible.builtin.template"),
     ("ansible_collections.ansible.builtin.file_module", "collections/ansible/builtin/file_module.html",
      "ansible.builtin.file"),
+    ("ansible_collections.ansible.builtin.unarchive_module", "collections/ansible/builtin/unarchive_module.html",
+     "ansible.builtin.unarchive"),
 ]
 body = "".join(f"{name} std:label -1 {uri} {title}\n" for name, uri, title in labels)
 with open(sys.argv[1], "wb") as f:
@@ -57,3 +62,5 @@ CONF
 index=$site/build/html/index.html
 [ -f "$index" ] || { say "ERROR: no $index"; exit 1; }
 say "built $(find "$site/build/html" -name '*.html' | wc -l) pages: open $index"
+# Every link within the site and to the repository's files resolves (external ones: offline).
+python3 tools/docs-links.py --site "$site/build/html"
