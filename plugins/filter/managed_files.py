@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 name: managed_files
 short_description: "[INTERNAL] A role's list of the files it writes, ready for asgi.uvicorn.files"
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - B(Internal to the collection) (used by every role for its list of files) - not part of the public API;
     it can change or go in any release, without deprecation.

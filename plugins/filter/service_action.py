@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 name: service_action
 short_description: "[INTERNAL] What a change needs from a running Uvicorn service"
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - B(Internal to the collection) (used by the P(asgi.uvicorn.service#role) role) - not part of the public API;
     it can change or go in any release, without deprecation.

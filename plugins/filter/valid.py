@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 name: valid
 short_description: "[INTERNAL] Whether a value may be written as it is into a unit file, an nginx site or a path"
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - B(Internal to the collection) (used by the roles' and playbooks' checks) - not part of the public API;
     it can change or go in any release, without deprecation.

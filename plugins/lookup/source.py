@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 name: source
 short_description: "[INTERNAL] Digest and archive of an app's source directory or file on the controller, in one walk"
-version_added: 0.4.0
+version_added: 1.0.0
 description:
   - B(Internal to the collection) (used by the P(asgi.uvicorn.app#role) role) - not part of the public API;
     it can change or go in any release, without deprecation.

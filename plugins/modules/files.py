@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: files
 short_description: Make a list of files, directories and links as wanted, in one round trip
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Compares each given path on the host with its wanted state - type, content, owner, group and
     mode - and makes only the paths that differ as wanted, in the order given.
