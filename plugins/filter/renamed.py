@@ -50,8 +50,6 @@ from typing import Any
 
 from ansible.utils.display import Display
 
-REMOVED_IN = "2.0.0"
-
 
 def renamed(renames: Mapping[str, str], host_vars: Mapping[str, Any]) -> list[dict[str, Any]]:
     taken = []
@@ -60,10 +58,10 @@ def renamed(renames: Mapping[str, str], host_vars: Mapping[str, Any]) -> list[di
             continue
         if new in host_vars:
             Display().deprecated(f"{old} is ignored: {new}, its new name, is set too. Remove {old}.",
-                                 version=REMOVED_IN, collection_name="asgi.uvicorn")
+                                 version="2.0.0", collection_name="asgi.uvicorn")
             continue
         Display().deprecated(f"{old} is renamed {new}; rename it in your inventory.",
-                             version=REMOVED_IN, collection_name="asgi.uvicorn")
+                             version="2.0.0", collection_name="asgi.uvicorn")
         taken.append({"name": new, "value": host_vars[old]})
     return taken
 
