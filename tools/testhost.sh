@@ -25,6 +25,11 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi
 }
 
+# Steps 1 and 2 hold a lock: make builds both images at once, and two apt-get runs or two
+# dockerd started together fail on a fresh machine (dockerd must not inherit the lock).
+exec 9>"${TMPDIR:-/tmp}/asgi-uvicorn-testhost.lock"
+flock 9
+
 # 1. Docker engine and debootstrap, from the distribution's packages.
 need_pkgs=()
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || need_pkgs+=(docker.io)
@@ -47,7 +52,7 @@ if docker info >/dev/null 2>&1; then
 else
   [ "$(id -u)" -eq 0 ] || die "no Docker daemon answers and only root can start one here: run as root or start docker"
   say "starting dockerd (log: $dockerd_log)"
-  nohup /usr/sbin/dockerd >>"$dockerd_log" 2>&1 </dev/null &
+  nohup /usr/sbin/dockerd >>"$dockerd_log" 2>&1 </dev/null 9>&- &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 0.5
@@ -55,6 +60,8 @@ else
   docker info >/dev/null 2>&1 || die "dockerd did not start within 30 s; see the end of $dockerd_log"
   say "docker daemon started"
 fi
+
+flock -u 9
 
 # 3. The image. Its recipe: this script, the suite, and the controller settings copied in.
 inherited=(/etc/apt/apt.conf.d/* /usr/local/share/ca-certificates/*.crt)
