@@ -33,9 +33,6 @@ from markdown_it.tree import SyntaxTreeNode
 ROOT = Path(__file__).resolve().parent.parent
 REPO_URL = "https://github.com/asgi-uvicorn/asgi.uvicorn"
 BRANCH = "main"
-# Files not written yet: links to them pass until they exist, and the
-# check says when an entry is no longer needed.
-PENDING: set[str] = set()
 PAGES = ["README.md", "CONTRIBUTING.md", "SECURITY.md", "CODE_OF_CONDUCT.md", "docs/*.md", "roles/*/README.md"]
 
 
@@ -111,8 +108,7 @@ def check_markdown(errors: list[str]) -> int:
                 errors.append(f"{where}: {href} is outside the repository")
                 continue
             if target not in have:
-                if target not in PENDING:
-                    errors.append(f"{where}: {href}: no such file in the repository ({target})")
+                errors.append(f"{where}: {href}: no such file in the repository ({target})")
                 continue
             if anchor:
                 if not target.endswith(".md"):
@@ -196,9 +192,6 @@ def main() -> int:
     args = parser.parse_args()
     errors: list[str] = []
     count = check_markdown(errors)
-    for path in sorted(PENDING):
-        if (ROOT / path).exists():
-            print(f"docs-links: {path} exists now: remove it from PENDING in tools/docs-links.py", file=sys.stderr)
     summary = f"docs-links: {count} relative links of the Markdown pages"
     if args.site:
         if not (args.site / "index.html").is_file():
