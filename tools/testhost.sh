@@ -63,7 +63,10 @@ fi
 
 flock -u 9
 
-# 3. The image. Its recipe: this script, the suite, and the controller settings copied in.
+# 3. The image. Its recipe: this script, the suite, and the controller settings copied in. One
+# build of a suite at a time: every scenario's recipe asks for its image, several at once.
+exec 8>"${TMPDIR:-/tmp}/asgi-uvicorn-testhost-$suite.lock"
+flock 8
 inherited=(/etc/apt/apt.conf.d/* /usr/local/share/ca-certificates/*.crt)
 recipe_hash=$(
   {
