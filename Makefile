@@ -46,7 +46,9 @@ demo: | venv image-bookworm
 
 check: lint sanity unit inputs docs-check docs-lint docs-links
 
-test: $(addprefix scenario-,$(SCENARIOS)) check compat bench-smoke
+# The virtualenvs first (seconds when present): a scenario whose virtualenv is not there yet
+# gives its turn to the next one, and would end the suite alone.
+test: venv venv-py312 venv-core2.20 venv-tools $(addprefix scenario-,$(SCENARIOS)) check compat bench-smoke
 
 scenario:
 	@$(MAKE) scenario-$(S)
