@@ -109,8 +109,9 @@ sanity-py312 sanity-core2.20: sanity-%: | venv-%
 unit-py312: | venv-py312
 	.venv-py312/bin/python -m pytest -q tests/unit
 
+# The input rules on the newest ansible-core: every good case, one bad case of each role's rules.
 inputs-py312: | venv-py312
-	PATH=$(CURDIR)/.venv-py312/bin:$$PATH python -m pytest -q tests/inputs
+	PATH=$(CURDIR)/.venv-py312/bin:$$PATH python -m pytest -q -m 'not first_leg_only' tests/inputs
 
 # galaxy-importer as Galaxy runs it on an upload (tests/galaxy-importer.cfg): 0 errors, 0 warnings.
 galaxy-importer: | venv-tools

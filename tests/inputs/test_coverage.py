@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from test_inputs import BAD, OTHER
+from test_inputs import BAD, EVERY_LEG, OTHER
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +97,8 @@ def test_every_option_has_a_bad_input_case():
 def test_allow_list_names_real_options():
     # An option renamed or removed leaves no stale exemption behind.
     assert not set(NO_BAD_VALUE) - set(spec_options())
+
+
+def test_every_leg_names_bad_cases():
+    # A renamed case would leave the second leg without its bad case for that role.
+    assert EVERY_LEG <= {name for name, _, _ in BAD}
