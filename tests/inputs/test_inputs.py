@@ -352,7 +352,7 @@ def selected_cases(session: pytest.Session) -> dict[str, set[str]]:
     selected: dict[str, set[str]] = {"bad": set(), "good": set(), "other": set()}
     for item in session.items:
         kind = kinds.get(getattr(item, "originalname", ""))
-        if kind and Path(str(item.path)) == Path(__file__):
+        if kind and item.path == Path(__file__):
             selected[kind].add(item.callspec.id)
     return selected
 
